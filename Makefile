@@ -1,0 +1,43 @@
+# The two commands of the quick start: `make demo` and `make test`. Both set themselves up.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+LINT_DIR := tools/cypherlint
+
+.PHONY: demo test install install-test lint cypherlint clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+# Re-install only when the project's dependencies change.
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(VENV)/.installed $@
+
+$(LINT_DIR)/node_modules/.installed: $(LINT_DIR)/package.json $(LINT_DIR)/package-lock.json
+	cd $(LINT_DIR) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+install: $(VENV)/.installed
+install-test: $(VENV)/.installed-test $(LINT_DIR)/node_modules/.installed
+
+demo: install
+	$(BIN)/vouchgraph demo
+
+cypherlint: install-test
+	$(BIN)/python -m graph.cypherlint
+
+lint: install-test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: lint cypherlint
+	$(BIN)/pytest
+
+clean:
+	rm -rf $(VENV) $(LINT_DIR)/node_modules

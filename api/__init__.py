@@ -1,0 +1,1 @@
+"""The GraphQL API, the analyst page and the command line."""

@@ -1,0 +1,272 @@
+"""The `vouchgraph` command line: db, synth, load, stats and demo.
+
+Errors exit non-zero with one clear line on stderr (the exit code says which kind of error);
+personal data never appears in what is printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from etl.readers import MalformedFile
+from graph import embedded
+from graph import queries as q
+from graph.errors import ConfigError, StoreError
+from graph.settings import load_settings
+from graph.store import GraphStore, open_store
+
+EXIT_BAD_INPUT = 2
+
+
+def _print_json(data: Any) -> None:
+    print(json.dumps(data, indent=2, sort_keys=True, default=str))
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    if not settings.embedded:
+        raise ConfigError(
+            "vouchgraph db manages the embedded server only; VOUCHGRAPH_GRAPH_URI names Neo4j"
+        )
+    if args.action == "start":
+        info = embedded.ensure_running(settings.data_dir)
+        print(
+            f"embedded graph server running at {info.host}:{info.port} (pid {info.pid}), "
+            f"data in {info.data_dir}"
+        )
+    elif args.action == "stop":
+        stopped = embedded.stop(settings.data_dir)
+        print("embedded graph server stopped" if stopped else "embedded graph server not running")
+    else:
+        status = embedded.status(settings.data_dir)
+        if args.json:
+            _print_json(status)
+        elif status["running"]:
+            print(
+                f"running at {status['address']} (pid {status['pid']}), "
+                f"data in {status['data_dir']}, graphs: {', '.join(status['graphs']) or '-'}, "
+                f"memory {int(status['used_memory_bytes']) / 2**20:.1f} MiB"
+            )
+        else:
+            print(f"not running (data in {status['data_dir']})")
+            return 1
+    return 0
+
+
+def cmd_synth(args: argparse.Namespace) -> int:
+    from etl.synth import generate
+    from graph.progress import Progress
+
+    bars: dict[str, Progress] = {}
+
+    def progress(stage: str, done: int, total: int) -> None:
+        bar = bars.get(stage)
+        if bar is None:
+            bar = bars[stage] = Progress(f"synth {stage}", total=total, unit="items")
+        bar.update(done - bar.done)
+
+    summary = generate(
+        args.customers, args.seed, Path(args.out), fmt=args.format, progress=progress
+    )
+    for bar in bars.values():
+        bar.close()
+    if args.json:
+        _print_json(summary)
+    else:
+        print(f"synthetic bank of {args.customers:,} customers (seed {args.seed}) in {args.out}")
+        for name, rows in summary.get("rows", {}).items():
+            print(f"  {name:<18}{rows:>12,} rows")
+    return 0
+
+
+def cmd_load(args: argparse.Namespace) -> int:
+    from etl.load import load_folder
+
+    store = open_store()
+    try:
+        report = load_folder(
+            store,
+            Path(args.folder),
+            batch_size=args.batch_size,
+            progress=not args.quiet,
+            bulk=args.bulk,
+            on_note=lambda note: print(note, file=sys.stderr),
+        )
+    finally:
+        store.close()
+    if args.json:
+        _print_json(report.to_dict())
+    else:
+        print(report.render())
+    return 0
+
+
+def graph_stats(store: GraphStore) -> dict[str, Any]:
+    """Node counts by label and relationship counts by type."""
+    from etl.load import graph_counts
+
+    nodes, rels = graph_counts(store)
+    return {
+        "backend": store.backend,
+        "nodes": nodes,
+        "relationships": rels,
+        "total_nodes": sum(nodes.values()),
+        "total_relationships": sum(rels.values()),
+    }
+
+
+def _render_stats(stats: dict[str, Any]) -> str:
+    lines = [
+        f"graph ({stats['backend']}): {stats['total_nodes']:,} nodes, "
+        f"{stats['total_relationships']:,} relationships"
+    ]
+    lines += [f"  :{label:<20}{n:>12,}" for label, n in stats["nodes"].items()]
+    lines += [
+        f"  [:{rel}]{'':<{max(0, 17 - len(rel))}}{n:>12,}"
+        for rel, n in stats["relationships"].items()
+    ]
+    return "\n".join(lines)
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    store = open_store()
+    try:
+        stats = graph_stats(store)
+    finally:
+        store.close()
+    if args.json:
+        _print_json(stats)
+    else:
+        print(_render_stats(stats))
+    return 0
+
+
+def sample_customer_text(store: GraphStore) -> str:
+    """A customer with kin, and their relations: ids and kinds only, no personal data."""
+    found = store.run(q.SAMPLE_CUSTOMER)
+    if not found:
+        return "no customer with relations yet"
+    cid = found[0]["id"]
+    profile = store.run(q.CUSTOMER_PROFILE, {"id": cid})[0]
+    lines = [
+        f"sample customer {cid}: status {profile['status']}, credit "
+        f"{profile['credit_grade'] or '-'}, {profile['phones']} phone(s), "
+        f"{profile['devices']} device(s), {profile['out_count_180d'] or 0} transfers out "
+        f"in 180 days"
+    ]
+    for rel in store.run(q.CUSTOMER_RELATIONS, {"id": cid, "limit": 15}):
+        arrow = "->" if rel["outgoing"] else "<-"
+        detail = rel["kind"] or ""
+        if rel["type"] == "TRANSFERRED":
+            detail = f"{rel['count']} transfers, total {rel['total']:,.2f}"
+        elif rel["type"] == "VOUCHED_FOR":
+            detail = f"outcome {rel['outcome']}"
+        elif rel["source"]:
+            detail += f" (source: {rel['source']})"
+        lines.append(f"  {arrow} {rel['type']:<12} {rel['other']}  {detail}")
+    return "\n".join(lines)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from etl.load import load_folder
+    from etl.synth import generate
+
+    folder = Path(args.out)
+    started = time.monotonic()
+    if not (folder / "customers.csv").exists():
+        print(f"generating a synthetic bank of {args.customers:,} customers in {folder} ...")
+        generate(args.customers, args.seed, folder)
+    store = open_store()
+    try:
+        if store.is_empty():
+            print("loading it into the graph ...")
+            report = load_folder(
+                store, folder, bulk=True, on_note=lambda n: print(n, file=sys.stderr)
+            )
+            print(report.render())
+        else:
+            print("the graph already holds data; not loading again (vouchgraph load to add)")
+        print()
+        print(_render_stats(graph_stats(store)))
+        print()
+        print(sample_customer_text(store))
+    finally:
+        store.close()
+    print(f"\ndemo ready in {time.monotonic() - started:.1f}s")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="vouchgraph", description="VouchGraph: relationship-graph risk decisions for banks"
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    db = sub.add_parser("db", help="start, stop or show the embedded graph server")
+    db.add_argument("action", choices=("start", "stop", "status"))
+    db.add_argument("--json", action="store_true")
+    db.set_defaults(func=cmd_db)
+
+    synth = sub.add_parser("synth", help="write a synthetic bank in the source format")
+    synth.add_argument("--customers", type=int, default=10_000)
+    synth.add_argument("--seed", type=int, default=7)
+    synth.add_argument("--out", required=True)
+    synth.add_argument("--format", choices=("csv", "parquet"), default="csv")
+    synth.add_argument("--json", action="store_true")
+    synth.set_defaults(func=cmd_synth)
+
+    load = sub.add_parser("load", help="validate and load a source folder into the graph")
+    load.add_argument("folder")
+    load.add_argument(
+        "--bulk",
+        action="store_true",
+        help="first load into an empty store with the native bulk loader",
+    )
+    load.add_argument("--json", action="store_true", help="print the report as JSON")
+    load.add_argument("--batch-size", type=int, default=5000)
+    load.add_argument("--quiet", action="store_true", help="no progress output")
+    load.set_defaults(func=cmd_load)
+
+    stats = sub.add_parser("stats", help="node counts by label, relationship counts by type")
+    stats.add_argument("--json", action="store_true")
+    stats.set_defaults(func=cmd_stats)
+
+    demo = sub.add_parser("demo", help="build a synthetic bank, load it and summarise it")
+    demo.add_argument("--customers", type=int, default=5_000)
+    demo.add_argument("--seed", type=int, default=7)
+    demo.add_argument("--out", default="data/demo-bank")
+    demo.set_defaults(func=cmd_demo)
+    return parser
+
+
+def _positive(args: argparse.Namespace) -> None:
+    for name in ("customers", "batch_size"):
+        value = getattr(args, name, None)
+        if value is not None and value <= 0:
+            raise ConfigError(f"--{name.replace('_', '-')}: must be a positive integer")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        _positive(args)
+        return int(args.func(args))
+    except (ConfigError, StoreError) as exc:
+        print(f"vouchgraph: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except (MalformedFile, FileNotFoundError, NotADirectoryError) as exc:
+        print(f"vouchgraph: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("vouchgraph: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""ETL: source files -> validated records -> batched, idempotent writes into the graph."""

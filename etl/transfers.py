@@ -1,0 +1,143 @@
+"""Raw transfers -> one aggregate per ordered pair, plus each customer's recent movement.
+
+Columns are kept as compact arrays (not one dict per transfer) so that millions of transfers
+aggregate in seconds and a few hundred MB.
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+DAY_MS = 86_400_000
+WINDOW_DAYS = 180
+SHORT_WINDOW_DAYS = 30
+
+
+class TransferAggregate:
+    """Accumulates validated transfer rows; yields pair aggregates and movement statistics."""
+
+    def __init__(self) -> None:
+        self._index: dict[str, int] = {}
+        self.ids: list[str] = []
+        self._src, self._dst = array("q"), array("q")
+        self._ts, self._amount = array("q"), array("d")
+
+    def _idx(self, customer_id: str) -> int:
+        i = self._index.get(customer_id)
+        if i is None:
+            i = self._index[customer_id] = len(self.ids)
+            self.ids.append(customer_id)
+        return i
+
+    def add(self, row: dict[str, Any]) -> None:
+        self._src.append(self._idx(row["src_id"]))
+        self._dst.append(self._idx(row["dst_id"]))
+        self._ts.append(row["ts"])
+        self._amount.append(row["amount"])
+
+    def __len__(self) -> int:
+        return len(self._ts)
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(src index, dst index, ts ms, amount) as numpy arrays, one entry per transfer."""
+        return (
+            np.frombuffer(self._src, dtype=np.int64),
+            np.frombuffer(self._dst, dtype=np.int64),
+            np.frombuffer(self._ts, dtype=np.int64),
+            np.frombuffer(self._amount, dtype=np.float64),
+        )
+
+    def pair_columns(self) -> dict[str, np.ndarray]:
+        """One entry per ordered (src, dst) pair: count, total, max amount, first and last ts."""
+        src, dst, ts, amount = self.arrays()
+        if not len(ts):
+            empty_i, empty_f = np.zeros(0, np.int64), np.zeros(0, np.float64)
+            return {
+                "src": empty_i,
+                "dst": empty_i,
+                "count": empty_i,
+                "total": empty_f,
+                "max_amount": empty_f,
+                "first_ts": empty_i,
+                "last_ts": empty_i,
+            }
+        key = src * len(self.ids) + dst
+        order = np.argsort(key, kind="stable")
+        key_sorted = key[order]
+        starts = np.concatenate(([0], np.flatnonzero(np.diff(key_sorted)) + 1))
+        counts = np.diff(np.concatenate((starts, [len(key_sorted)])))
+        return {
+            "src": src[order][starts],
+            "dst": dst[order][starts],
+            "count": counts,
+            "total": np.add.reduceat(amount[order], starts),
+            "max_amount": np.maximum.reduceat(amount[order], starts),
+            "first_ts": np.minimum.reduceat(ts[order], starts),
+            "last_ts": np.maximum.reduceat(ts[order], starts),
+        }
+
+    def pair_rows(self, batch: str) -> Iterator[dict[str, Any]]:
+        """Rows for graph.queries.UPSERT_TRANSFERRED; `batch` identifies this file's content."""
+        cols = self.pair_columns()
+        ids = self.ids
+        for s, d, c, t, m, f, la in zip(
+            cols["src"].tolist(),
+            cols["dst"].tolist(),
+            cols["count"].tolist(),
+            cols["total"].tolist(),
+            cols["max_amount"].tolist(),
+            cols["first_ts"].tolist(),
+            cols["last_ts"].tolist(),
+            strict=True,
+        ):
+            yield {
+                "src_id": ids[s],
+                "dst_id": ids[d],
+                "count": c,
+                "total": round(t, 2),
+                "max_amount": m,
+                "first_ts": f,
+                "last_ts": la,
+                "batch": batch,
+            }
+
+    def movement_rows(self) -> list[dict[str, Any]]:
+        """Per customer in this file: movements in the 180 (and 30) days before its newest
+        transfer, the file's as-of time."""
+        src, dst, ts, amount = self.arrays()
+        if not len(ts):
+            return []
+        n = len(self.ids)
+        as_of = int(ts.max())
+        window = ts >= as_of - WINDOW_DAYS * DAY_MS
+        short = ts >= as_of - SHORT_WINDOW_DAYS * DAY_MS
+        s_w, d_w, a_w = src[window], dst[window], amount[window]
+        out_count = np.bincount(s_w, minlength=n)
+        out_total = np.bincount(s_w, weights=a_w, minlength=n)
+        in_count = np.bincount(d_w, minlength=n)
+        in_total = np.bincount(d_w, weights=a_w, minlength=n)
+        max_out = np.zeros(n)
+        np.maximum.at(max_out, s_w, a_w)
+        pairs = np.unique(s_w * n + d_w)
+        counterparties = np.bincount(pairs // n, minlength=n)
+        out_count_30 = np.bincount(src[short], minlength=n)
+        out_total_30 = np.bincount(src[short], weights=amount[short], minlength=n)
+        return [
+            {
+                "customer_id": cid,
+                "as_of": as_of,
+                "out_count": int(out_count[i]),
+                "out_total": round(float(out_total[i]), 2),
+                "in_count": int(in_count[i]),
+                "in_total": round(float(in_total[i]), 2),
+                "max_out": float(max_out[i]),
+                "counterparties": int(counterparties[i]),
+                "out_count_30d": int(out_count_30[i]),
+                "out_total_30d": round(float(out_total_30[i]), 2),
+            }
+            for i, cid in enumerate(self.ids)
+        ]

@@ -1,0 +1,174 @@
+"""The FalkorDB backend, over FalkorDB's native protocol with the `falkordb` client."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import redis
+from falkordb import Edge, FalkorDB, Node, Path
+
+from graph import embedded
+from graph.errors import StoreError, StoreTimeout, StoreUnavailable
+from graph.queries import ANY_NODE, FALKOR_CONSTRAINTS, FALKOR_SCHEMA, NODE_KEYS, Query
+from graph.settings import Settings
+
+_AUTH_ERRORS = (
+    redis.exceptions.AuthenticationError,
+    redis.exceptions.AuthenticationWrongNumberOfArgsError,
+)
+_AUTH_MESSAGE = "graph store refused the password (authentication failed)"
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, (Node, Edge)):
+        return dict(value.properties)
+    if isinstance(value, Path):
+        return [_plain(n) for n in value.nodes()]
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def _safe_message(exc: Exception) -> str:
+    # FalkorDB echoes the failing query text after "errCtx"; parameters travel inside that
+    # text, so cut it off: personal data must never reach an error message.
+    return str(exc).split(" errCtx", 1)[0].strip()
+
+
+class FalkorStore:
+    """A graph in a FalkorDB server (the embedded one, or any reachable server)."""
+
+    backend = "falkordb"
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        password: str | None,
+        graph_name: str,
+        timeout_ms: int,
+        data_dir: str | None = None,
+    ) -> None:
+        self.host, self.port, self.graph_name = host, port, graph_name
+        self.timeout_ms = timeout_ms
+        self.data_dir = data_dir
+        try:  # the client talks to the server as it is made
+            self.db = FalkorDB(
+                host=host,
+                port=port,
+                password=password,
+                socket_connect_timeout=5,
+                socket_timeout=max(5.0, timeout_ms / 1000 + 5),
+            )
+        except _AUTH_ERRORS:
+            raise StoreUnavailable(_AUTH_MESSAGE) from None
+        except (redis.exceptions.ConnectionError, OSError) as exc:
+            raise StoreUnavailable(
+                f"graph store at {host}:{port} unreachable ({type(exc).__name__})"
+            ) from None
+        self.graph = self.db.select_graph(graph_name)
+
+    @classmethod
+    def embedded(cls, settings: Settings) -> FalkorStore:
+        """Connect to the embedded server of the settings' data dir, starting it if needed."""
+        info = embedded.ensure_running(settings.data_dir)
+        return cls(
+            info.host,
+            info.port,
+            info.password,
+            settings.graph_name,
+            settings.query_timeout_ms,
+            data_dir=str(settings.data_dir),
+        )
+
+    @property
+    def connection(self) -> redis.Redis:
+        """The raw connection, for native commands such as GRAPH.BULK."""
+        return self.db.connection
+
+    def run(
+        self, query: Query, params: Mapping[str, Any] | None = None, timeout_ms: int | None = None
+    ) -> list[dict[str, Any]]:
+        timeout = timeout_ms or self.timeout_ms
+        call = self.graph.query if query.write else self.graph.ro_query
+        try:
+            result = call(query.text, dict(params) if params else None, timeout=timeout)
+        except redis.exceptions.TimeoutError:
+            raise StoreTimeout(f"query {query.name} ran past {timeout} ms") from None
+        except _AUTH_ERRORS:
+            raise StoreUnavailable(_AUTH_MESSAGE) from None
+        except (redis.exceptions.ConnectionError, OSError) as exc:
+            raise StoreUnavailable(
+                f"graph store at {self.host}:{self.port} unreachable ({type(exc).__name__})"
+            ) from None
+        except redis.exceptions.ResponseError as exc:
+            message = _safe_message(exc)
+            if "timed out" in message.lower():
+                raise StoreTimeout(f"query {query.name} ran past {timeout} ms") from None
+            raise StoreError(f"query {query.name} failed: {message}") from None
+        names = [column[1] for column in result.header]
+        names = [n.decode() if isinstance(n, bytes) else n for n in names]
+        return [dict(zip(names, map(_plain, row), strict=True)) for row in result.result_set]
+
+    def _command(self, *args: Any) -> Any:
+        try:
+            return self.connection.execute_command(*args)
+        except _AUTH_ERRORS:
+            raise StoreUnavailable(_AUTH_MESSAGE) from None
+        except (redis.exceptions.ConnectionError, OSError) as exc:
+            raise StoreUnavailable(f"graph store unreachable ({type(exc).__name__})") from None
+
+    def ensure_schema(self) -> None:
+        for query in FALKOR_SCHEMA:
+            try:
+                self.run(query)
+            except StoreError as exc:
+                if "already indexed" not in str(exc):
+                    raise
+        for label, prop, unique in NODE_KEYS:
+            if not unique:
+                continue
+            try:
+                self._command(
+                    "GRAPH.CONSTRAINT",
+                    "CREATE",
+                    self.graph_name,
+                    "UNIQUE",
+                    "NODE",
+                    label,
+                    "PROPERTIES",
+                    1,
+                    prop,
+                )
+            except redis.exceptions.ResponseError as exc:
+                if "already exists" not in str(exc).lower():
+                    raise StoreError(f"constraint on {label}.{prop}: {exc}") from None
+
+    def constraints(self) -> list[dict[str, Any]]:
+        """The constraints FalkorDB holds for this graph, with their status."""
+        return self.run(FALKOR_CONSTRAINTS)
+
+    def is_empty(self) -> bool:
+        keys = self._command("GRAPH.LIST")
+        names = {k.decode() if isinstance(k, bytes) else k for k in keys}
+        if self.graph_name not in names:
+            return True
+        return not self.run(ANY_NODE)
+
+    def clear(self) -> None:
+        try:
+            self.graph.delete()
+        except redis.exceptions.ResponseError as exc:
+            if "empty key" not in str(exc).lower() and "invalid graph" not in str(exc).lower():
+                raise StoreError(f"clearing graph failed: {_safe_message(exc)}") from None
+        except (redis.exceptions.ConnectionError, OSError) as exc:
+            raise StoreUnavailable(f"graph store unreachable ({type(exc).__name__})") from None
+
+    def ping(self) -> None:
+        self._command("PING")
+
+    def close(self) -> None:
+        self.db.connection.close()

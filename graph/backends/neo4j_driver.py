@@ -1,0 +1,105 @@
+"""The Neo4j 5 backend, over Bolt with the official driver: one driver per process."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+import neo4j
+from neo4j import GraphDatabase
+from neo4j import exceptions as neo4j_errors
+from neo4j.graph import Node, Path, Relationship
+
+from graph.errors import ConfigError, StoreError, StoreTimeout, StoreUnavailable
+from graph.queries import ANY_NODE, DELETE_CHUNK, NEO4J_SCHEMA, Query
+from graph.settings import Settings
+
+_drivers: dict[tuple[str, str], neo4j.Driver] = {}
+_drivers_lock = threading.Lock()
+
+
+def _driver(uri: str, user: str, password: str) -> neo4j.Driver:
+    with _drivers_lock:
+        key = (uri, user)
+        if key not in _drivers:
+            _drivers[key] = GraphDatabase.driver(uri, auth=(user, password))
+        return _drivers[key]
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, (Node, Relationship)):
+        return dict(value)
+    if isinstance(value, Path):
+        return [dict(n) for n in value.nodes]
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+class Neo4jStore:
+    """A graph in a Neo4j 5 database, read and written through managed transactions."""
+
+    backend = "neo4j"
+
+    def __init__(
+        self, driver: neo4j.Driver, database: str | None, timeout_ms: int, uri: str
+    ) -> None:
+        self.driver, self.database, self.timeout_ms, self.uri = driver, database, timeout_ms, uri
+
+    @classmethod
+    def connect(cls, settings: Settings) -> Neo4jStore:
+        if settings.graph_uri is None:
+            raise ConfigError("VOUCHGRAPH_GRAPH_URI: a neo4j:// or bolt:// URI is required")
+        if not settings.neo4j_password:
+            raise ConfigError("NEO4J_PASSWORD: required for a Neo4j store")
+        driver = _driver(settings.graph_uri, settings.neo4j_user, settings.neo4j_password)
+        return cls(driver, settings.neo4j_database, settings.query_timeout_ms, settings.graph_uri)
+
+    def run(
+        self, query: Query, params: Mapping[str, Any] | None = None, timeout_ms: int | None = None
+    ) -> list[dict[str, Any]]:
+        timeout = (timeout_ms or self.timeout_ms) / 1000
+        statement = neo4j.Query(query.text, timeout=timeout)  # type: ignore[arg-type]
+        arguments = dict(params or {})
+
+        def work(tx: neo4j.ManagedTransaction) -> list[dict[str, Any]]:
+            result = tx.run(statement, arguments)
+            return [{k: _plain(v) for k, v in record.items()} for record in result]
+
+        try:
+            with self.driver.session(database=self.database) as session:
+                if query.write:
+                    return session.execute_write(work)
+                return session.execute_read(work)
+        except (neo4j_errors.ServiceUnavailable, neo4j_errors.SessionExpired, OSError) as exc:
+            raise StoreUnavailable(f"Neo4j unreachable ({type(exc).__name__})") from None
+        except neo4j_errors.Neo4jError as exc:
+            if exc.code and "TransactionTimedOut" in exc.code:
+                raise StoreTimeout(f"query {query.name} ran past {timeout:.1f} s") from None
+            # Neo4j's messages name the failing value for constraint errors: keep only the code
+            raise StoreError(f"query {query.name} failed: {exc.code}") from None
+        except neo4j_errors.DriverError as exc:
+            raise StoreError(f"query {query.name} failed: {type(exc).__name__}") from None
+
+    def ensure_schema(self) -> None:
+        for query in NEO4J_SCHEMA:
+            self.run(query)
+
+    def is_empty(self) -> bool:
+        return not self.run(ANY_NODE)
+
+    def clear(self) -> None:
+        while self.run(DELETE_CHUNK, {"limit": 10000})[0]["deleted"]:
+            pass
+
+    def ping(self) -> None:
+        try:
+            self.driver.verify_connectivity()
+        except (neo4j_errors.ServiceUnavailable, neo4j_errors.AuthError, OSError) as exc:
+            raise StoreUnavailable(f"Neo4j unreachable ({type(exc).__name__})") from None
+
+    def close(self) -> None:
+        """The driver is shared by the process; it is closed at exit by the driver itself."""

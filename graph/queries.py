@@ -1,0 +1,516 @@
+"""Every Cypher query the project runs, in one place, parameters only.
+
+Each query is a named `Query` with example parameter values: the Cypher lint
+(`python -m graph.cypherlint`) declares those parameters to Neo4j's own Cypher front end and fails
+on any error, and the test suite runs the same text against the embedded FalkorDB server. Keep
+to the subset both engines share (ARCHITECTURE.md): no EXISTS {}, COUNT {}, elementId(),
+shortestPath, =~, APOC or GDS.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Query:
+    """A named Cypher statement, its example parameters, and whether it writes."""
+
+    name: str
+    text: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+    write: bool = False
+
+
+ALL: list[Query] = []
+
+
+def _q(name: str, text: str, params: Mapping[str, Any] | None = None, write: bool = False) -> Query:
+    query = Query(name, " ".join(text.split()), dict(params or {}), write)
+    ALL.append(query)
+    return query
+
+
+T = 1_700_000_000_000  # an example epoch-milliseconds time for the lint's parameter values
+
+# --- schema: the same statements parse in Neo4j 5 and run in FalkorDB ----------------------
+# (Neo4j gets named `IF NOT EXISTS` forms in graph/backends/neo4j_driver.py; both are linted.)
+
+NODE_KEYS: tuple[tuple[str, str, bool], ...] = (
+    # (label, property, unique)
+    ("Customer", "id", True),
+    ("Customer", "id_number", False),
+    ("Phone", "number", True),
+    ("Device", "id", True),
+    ("App", "id", True),
+    ("BlacklistEntry", "id", True),
+    ("BlacklistEntry", "id_number", False),
+    ("Rejection", "id", True),
+    ("Consent", "id", True),
+)
+RELATIONSHIP_KEYS: tuple[tuple[str, str], ...] = (("VOUCHED_FOR", "id"),)
+
+FALKOR_SCHEMA: list[Query] = [
+    _q(f"index_{label}_{prop}", f"CREATE INDEX FOR (n:{label}) ON (n.{prop})", write=True)
+    for label, prop, _unique in NODE_KEYS
+] + [
+    _q(f"index_{rel}_{prop}", f"CREATE INDEX FOR ()-[r:{rel}]-() ON (r.{prop})", write=True)
+    for rel, prop in RELATIONSHIP_KEYS
+]
+
+NEO4J_SCHEMA: list[Query] = [
+    _q(
+        f"neo4j_{label}_{prop}",
+        f"CREATE CONSTRAINT {label.lower()}_{prop}_unique IF NOT EXISTS "
+        f"FOR (n:{label}) REQUIRE n.{prop} IS UNIQUE"
+        if unique
+        else f"CREATE INDEX {label.lower()}_{prop} IF NOT EXISTS FOR (n:{label}) ON (n.{prop})",
+        write=True,
+    )
+    for label, prop, unique in NODE_KEYS
+] + [
+    _q(
+        f"neo4j_{rel}_{prop}",
+        f"CREATE INDEX {rel.lower()}_{prop} IF NOT EXISTS FOR ()-[r:{rel}]-() ON (r.{prop})",
+        write=True,
+    )
+    for rel, prop in RELATIONSHIP_KEYS
+]
+
+FALKOR_CONSTRAINTS = _q(
+    "falkor_constraints",
+    "CALL db.constraints() YIELD type, label, properties, entitytype, status "
+    "RETURN type, label, properties, entitytype AS entity, status",
+)
+
+ANY_NODE = _q("any_node", "MATCH (n) RETURN 1 AS one LIMIT 1")
+
+# --- ETL: one idempotent statement per source batch ----------------------------------------
+
+EXISTING_CUSTOMERS = _q(
+    "existing_customers",
+    "UNWIND $ids AS id MATCH (c:Customer {id: id}) RETURN c.id AS id",
+    {"ids": ["C1"]},
+)
+EXISTING_DEVICES = _q(
+    "existing_devices",
+    "UNWIND $ids AS id MATCH (d:Device {id: id}) RETURN d.id AS id",
+    {"ids": ["D1"]},
+)
+EXISTING_PHONES = _q(
+    "existing_phones",
+    "UNWIND $ids AS id MATCH (p:Phone {number: id}) RETURN p.number AS id",
+    {"ids": ["+8613800000000"]},
+)
+
+UPSERT_CUSTOMERS = _q(
+    "upsert_customers",
+    """
+    UNWIND $rows AS r
+    MERGE (c:Customer {id: r.customer_id})
+    SET c.name = r.name, c.id_number = r.id_number, c.gender = r.gender,
+        c.birth_date = r.birth_date, c.address = r.address, c.city = r.city,
+        c.occupation = r.occupation, c.opened_at = r.opened_at, c.status = r.status
+    """,
+    {
+        "rows": [
+            {
+                "customer_id": "C1",
+                "name": "n",
+                "id_number": "x",
+                "gender": "F",
+                "birth_date": T,
+                "address": None,
+                "city": None,
+                "occupation": None,
+                "opened_at": T,
+                "status": "active",
+            }
+        ]
+    },
+    write=True,
+)
+
+_RELATION = """
+    UNWIND $rows AS r
+    MATCH (a:Customer {{id: r.src_id}})
+    MATCH (b:Customer {{id: r.dst_id}})
+    MERGE (a)-[k:{rel} {{kind: r.kind, source: r.source}}]->(b)
+    SET k.since = r.since
+"""
+_RELATION_PARAMS = {
+    "rows": [{"src_id": "C1", "dst_id": "C2", "kind": "spouse", "source": "bank", "since": T}]
+}
+UPSERT_KIN = _q("upsert_kin", _RELATION.format(rel="KIN"), _RELATION_PARAMS, write=True)
+UPSERT_SOCIAL = _q("upsert_social", _RELATION.format(rel="SOCIAL"), _RELATION_PARAMS, write=True)
+
+# A pair's aggregate remembers which source batches (file digests) it has absorbed, so loading
+# the same file again, or re-running a killed load, adds nothing twice.
+UPSERT_TRANSFERRED = _q(
+    "upsert_transferred",
+    """
+    UNWIND $rows AS r
+    MATCH (a:Customer {id: r.src_id})
+    MATCH (b:Customer {id: r.dst_id})
+    MERGE (a)-[t:TRANSFERRED]->(b)
+    WITH t, r
+    WHERE NOT r.batch IN coalesce(t.batches, [])
+    SET t.count = coalesce(t.count, 0) + r.count,
+        t.total = coalesce(t.total, 0.0) + r.total,
+        t.max_amount = CASE WHEN t.max_amount IS NULL OR r.max_amount > t.max_amount
+                            THEN r.max_amount ELSE t.max_amount END,
+        t.first_ts = CASE WHEN t.first_ts IS NULL OR r.first_ts < t.first_ts
+                          THEN r.first_ts ELSE t.first_ts END,
+        t.last_ts = CASE WHEN t.last_ts IS NULL OR r.last_ts > t.last_ts
+                         THEN r.last_ts ELSE t.last_ts END,
+        t.batches = coalesce(t.batches, []) + r.batch
+    """,
+    {
+        "rows": [
+            {
+                "src_id": "C1",
+                "dst_id": "C2",
+                "count": 2,
+                "total": 10.5,
+                "max_amount": 9.0,
+                "first_ts": T,
+                "last_ts": T,
+                "batch": "abc",
+            }
+        ]
+    },
+    write=True,
+)
+
+SET_MOVEMENT = _q(
+    "set_movement",
+    """
+    UNWIND $rows AS r
+    MATCH (c:Customer {id: r.customer_id})
+    WHERE c.movement_as_of IS NULL OR c.movement_as_of <= r.as_of
+    SET c.movement_as_of = r.as_of, c.out_count_180d = r.out_count, c.out_total_180d = r.out_total,
+        c.in_count_180d = r.in_count, c.in_total_180d = r.in_total,
+        c.max_out_180d = r.max_out, c.counterparties_180d = r.counterparties,
+        c.out_count_30d = r.out_count_30d, c.out_total_30d = r.out_total_30d
+    """,
+    {
+        "rows": [
+            {
+                "customer_id": "C1",
+                "as_of": T,
+                "out_count": 1,
+                "out_total": 1.0,
+                "in_count": 0,
+                "in_total": 0.0,
+                "max_out": 1.0,
+                "counterparties": 1,
+                "out_count_30d": 1,
+                "out_total_30d": 1.0,
+            }
+        ]
+    },
+    write=True,
+)
+
+UPSERT_PHONES = _q(
+    "upsert_phones",
+    """
+    UNWIND $rows AS r
+    MATCH (c:Customer {id: r.customer_id})
+    MERGE (p:Phone {number: r.phone_number})
+    MERGE (c)-[u:USES_PHONE]->(p)
+    SET u.since = r.since
+    """,
+    {"rows": [{"customer_id": "C1", "phone_number": "+8613800000000", "since": T}]},
+    write=True,
+)
+
+UPSERT_CALLS = _q(
+    "upsert_calls",
+    """
+    UNWIND $rows AS r
+    MATCH (a:Phone {number: r.phone_number})
+    MERGE (b:Phone {number: r.counterpart_number})
+    MERGE (a)-[x:CONTACTED {kind: r.kind}]->(b)
+    SET x.count = r.count, x.first_ts = r.first_ts, x.last_ts = r.last_ts
+    """,
+    {
+        "rows": [
+            {
+                "phone_number": "+861",
+                "counterpart_number": "+862",
+                "kind": "CALL",
+                "count": 3,
+                "first_ts": T,
+                "last_ts": T,
+            }
+        ]
+    },
+    write=True,
+)
+
+UPSERT_DEVICES = _q(
+    "upsert_devices",
+    """
+    UNWIND $rows AS r
+    MATCH (c:Customer {id: r.customer_id})
+    MERGE (d:Device {id: r.device_id})
+    SET d.model = coalesce(r.model, d.model)
+    MERGE (c)-[u:USES_DEVICE]->(d)
+    SET u.first_seen = r.first_seen, u.last_seen = r.last_seen
+    """,
+    {
+        "rows": [
+            {"customer_id": "C1", "device_id": "D1", "model": "m", "first_seen": T, "last_seen": T}
+        ]
+    },
+    write=True,
+)
+
+UPSERT_APPS = _q(
+    "upsert_apps",
+    """
+    UNWIND $rows AS r
+    MATCH (d:Device {id: r.device_id})
+    MERGE (a:App {id: r.app_id})
+    SET a.name = coalesce(r.app_name, a.name)
+    MERGE (d)-[h:HAS_APP]->(a)
+    SET h.installed_at = r.installed_at
+    """,
+    {"rows": [{"device_id": "D1", "app_id": "A1", "app_name": "x", "installed_at": T}]},
+    write=True,
+)
+
+UPSERT_ABNORMAL_NUMBERS = _q(
+    "upsert_abnormal_numbers",
+    """
+    UNWIND $rows AS r
+    MERGE (p:Phone {number: r.phone_number})
+    SET p.abnormal = true, p.abnormal_category = r.category, p.abnormal_listed_at = r.listed_at
+    """,
+    {"rows": [{"phone_number": "+861", "category": "telecom_fraud", "listed_at": T}]},
+    write=True,
+)
+
+UPSERT_ABNORMAL_APPS = _q(
+    "upsert_abnormal_apps",
+    """
+    UNWIND $rows AS r
+    MERGE (a:App {id: r.app_id})
+    SET a.abnormal = true, a.abnormal_category = r.category, a.abnormal_listed_at = r.listed_at
+    """,
+    {"rows": [{"app_id": "A1", "category": "fake_investment", "listed_at": T}]},
+    write=True,
+)
+
+# An entry names a customer, an ID number, or both; it is linked to every customer it names.
+UPSERT_BLACKLIST = _q(
+    "upsert_blacklist",
+    """
+    UNWIND $rows AS r
+    MERGE (b:BlacklistEntry {id: r.entry_id})
+    SET b.customer_id = r.customer_id, b.id_number = r.id_number, b.reason = r.reason,
+        b.listed_at = r.listed_at
+    WITH b, r
+    OPTIONAL MATCH (c:Customer {id: coalesce(r.customer_id, '')})
+    OPTIONAL MATCH (d:Customer {id_number: coalesce(r.id_number, '')})
+    WITH b, [x IN collect(DISTINCT c) + collect(DISTINCT d) WHERE x IS NOT NULL] AS named
+    FOREACH (x IN named | MERGE (x)-[:BLACKLISTED_AS]->(b))
+    """,
+    {
+        "rows": [
+            {
+                "entry_id": "B1",
+                "customer_id": "C1",
+                "id_number": None,
+                "reason": "fraud",
+                "listed_at": T,
+            }
+        ]
+    },
+    write=True,
+)
+
+UPSERT_REJECTIONS = _q(
+    "upsert_rejections",
+    """
+    UNWIND $rows AS r
+    MATCH (c:Customer {id: r.customer_id})
+    MERGE (j:Rejection {id: r.rejection_id})
+    SET j.business = r.business, j.reason_code = r.reason_code, j.ts = r.ts
+    MERGE (c)-[:WAS_REJECTED]->(j)
+    """,
+    {
+        "rows": [
+            {
+                "customer_id": "C1",
+                "rejection_id": "R1",
+                "business": "INSURANCE_PURCHASE",
+                "reason_code": "FACE_MISMATCH",
+                "ts": T,
+            }
+        ]
+    },
+    write=True,
+)
+
+SET_CREDIT = _q(
+    "set_credit",
+    """
+    UNWIND $rows AS r
+    MATCH (c:Customer {id: r.customer_id})
+    WHERE c.credit_as_of IS NULL OR c.credit_as_of <= r.as_of
+    SET c.credit_grade = r.grade, c.credit_score = r.score, c.credit_as_of = r.as_of
+    """,
+    {"rows": [{"customer_id": "C1", "grade": "A", "score": 700, "as_of": T}]},
+    write=True,
+)
+
+UPSERT_CONSENTS = _q(
+    "upsert_consents",
+    """
+    UNWIND $rows AS r
+    MATCH (c:Customer {id: r.customer_id})
+    MERGE (k:Consent {id: r.consent_id})
+    SET k.category = r.category, k.granted = r.granted, k.ts = r.ts, k.expires_at = r.expires_at
+    MERGE (c)-[:GAVE_CONSENT]->(k)
+    """,
+    {
+        "rows": [
+            {
+                "customer_id": "C1",
+                "consent_id": "K1",
+                "category": "credit",
+                "granted": True,
+                "ts": T,
+                "expires_at": None,
+            }
+        ]
+    },
+    write=True,
+)
+
+UPSERT_VOUCHES = _q(
+    "upsert_vouches",
+    """
+    UNWIND $rows AS r
+    MATCH (g:Customer {id: r.guarantor_id})
+    MATCH (c:Customer {id: r.customer_id})
+    MERGE (g)-[v:VOUCHED_FOR {id: r.vouch_id}]->(c)
+    SET v.business = r.business, v.ts = r.ts, v.outcome = r.outcome, v.outcome_ts = r.outcome_ts
+    """,
+    {
+        "rows": [
+            {
+                "vouch_id": "V1",
+                "guarantor_id": "C1",
+                "customer_id": "C2",
+                "business": "CROSS_BORDER_TRANSFER",
+                "ts": T,
+                "outcome": "NO_ISSUE",
+                "outcome_ts": T,
+            }
+        ]
+    },
+    write=True,
+)
+
+SET_LABELS = _q(
+    "set_labels",
+    """
+    UNWIND $rows AS r
+    MATCH (c:Customer {id: r.customer_id})
+    SET c.fraud_label = r.label, c.fraud_kind = r.kind, c.label_ts = r.ts
+    """,
+    {"rows": [{"customer_id": "C1", "label": 1, "kind": "mule", "ts": T}]},
+    write=True,
+)
+
+# --- reads -------------------------------------------------------------------------------
+
+NODE_COUNTS = _q(
+    "node_counts",
+    "MATCH (n) UNWIND labels(n) AS label RETURN label, count(*) AS count ORDER BY label",
+)
+RELATIONSHIP_COUNTS = _q(
+    "relationship_counts",
+    "MATCH ()-[r]->() RETURN type(r) AS type, count(*) AS count ORDER BY type",
+)
+
+SAMPLE_CUSTOMER = _q(
+    "sample_customer",
+    """
+    MATCH (c:Customer)-[:KIN]-(:Customer)
+    WITH c LIMIT 1
+    RETURN c.id AS id
+    """,
+)
+
+CUSTOMER_RELATIONS = _q(
+    "customer_relations",
+    """
+    MATCH (c:Customer {id: $id})-[r:KIN|SOCIAL|TRANSFERRED|VOUCHED_FOR]-(o:Customer)
+    RETURN type(r) AS type, r.kind AS kind, r.source AS source, startNode(r) = c AS outgoing,
+           o.id AS other, r.count AS count, r.total AS total, r.outcome AS outcome
+    ORDER BY type, other
+    LIMIT $limit
+    """,
+    {"id": "C1", "limit": 50},
+)
+
+CUSTOMER_PROFILE = _q(
+    "customer_profile",
+    """
+    MATCH (c:Customer {id: $id})
+    OPTIONAL MATCH (c)-[:USES_PHONE]->(p:Phone)
+    OPTIONAL MATCH (c)-[:USES_DEVICE]->(d:Device)
+    RETURN c.id AS id, c.status AS status, c.opened_at AS opened_at,
+           c.credit_grade AS credit_grade, c.out_count_180d AS out_count_180d,
+           c.out_total_180d AS out_total_180d, c.fraud_label AS fraud_label,
+           count(DISTINCT p) AS phones, count(DISTINCT d) AS devices
+    """,
+    {"id": "C1"},
+)
+
+# Fan-out is capped at each hop so that a hub (a payroll account, a big family) cannot make a
+# neighbourhood read unbounded.
+NEIGHBOURHOOD_1HOP = _q(
+    "neighbourhood_1hop",
+    """
+    MATCH (c:Customer {id: $id})-[r:KIN|SOCIAL|TRANSFERRED|VOUCHED_FOR]-(n:Customer)
+    RETURN n.id AS id, type(r) AS type
+    LIMIT $fanout
+    """,
+    {"id": "C1", "fanout": 25},
+)
+
+NEIGHBOURHOOD_2HOP = _q(
+    "neighbourhood_2hop",
+    """
+    MATCH (c:Customer {id: $id})-[:KIN|SOCIAL|TRANSFERRED|VOUCHED_FOR]-(n1:Customer)
+    WITH DISTINCT c, n1 LIMIT $fanout
+    OPTIONAL MATCH (n1)-[:KIN|SOCIAL|TRANSFERRED|VOUCHED_FOR]-(n2:Customer)
+    WHERE n2 <> c
+    WITH n1, collect(DISTINCT n2.id) AS second
+    RETURN n1.id AS id, second[0..$fanout] AS second
+    """,
+    {"id": "C1", "fanout": 25},
+)
+
+RANDOM_CUSTOMER_IDS = _q(
+    "customer_ids_page",
+    "MATCH (c:Customer) RETURN c.id AS id SKIP $skip LIMIT $limit",
+    {"skip": 0, "limit": 1000},
+)
+
+# Neo4j has no GRAPH.DELETE: remove everything in bounded chunks.
+DELETE_CHUNK = _q(
+    "delete_chunk",
+    "MATCH (n) WITH n LIMIT $limit DETACH DELETE n RETURN count(*) AS deleted",
+    {"limit": 10000},
+    write=True,
+)
+
+BY_NAME: dict[str, Query] = {q.name: q for q in ALL}

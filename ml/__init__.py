@@ -1,0 +1,1 @@
+"""Features, PyG datasets, the GNN and baseline models, training, evaluation and scoring."""

@@ -1,0 +1,1 @@
+"""The bank's rules: scorecards, thresholds, hard rules and the assisted-authentication flow."""
