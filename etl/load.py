@@ -38,7 +38,6 @@ REFERENCES: dict[str, tuple[tuple[str, q.Query, str], ...]] = {
         ("dst_id", q.EXISTING_CUSTOMERS, "customer"),
     ),
     "phones": (("customer_id", q.EXISTING_CUSTOMERS, "customer"),),
-    "calls": (("phone_number", q.EXISTING_PHONES, "phone"),),
     "devices": (("customer_id", q.EXISTING_CUSTOMERS, "customer"),),
     "apps": (("device_id", q.EXISTING_DEVICES, "device"),),
     "rejections": (("customer_id", q.EXISTING_CUSTOMERS, "customer"),),
@@ -174,10 +173,43 @@ def _batches(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
         yield batch
 
 
+# Sources where one batch may hold several rows of one node and the newest (by this field)
+# must win: a statement's WHERE sees the graph as it was before the statement.
+NEWEST_WINS: dict[str, tuple[str, str]] = {"credit": ("customer_id", "as_of")}
+
+
 def _dedupe(source: Source, rows: list[tuple[int, dict[str, Any]]]) -> list[dict[str, Any]]:
     # Last row wins for one key; FalkorDB must not see the same pair twice in one MERGE batch.
+    if source.name in NEWEST_WINS:
+        key, order = NEWEST_WINS[source.name]
+        newest: dict[Any, dict[str, Any]] = {}
+        for _line, row in rows:
+            kept = newest.get(row[key])
+            if kept is None or kept[order] <= row[order]:
+                newest[row[key]] = row
+        return list(newest.values())
     by_key = {tuple(row[k] for k in source.key): row for _line, row in rows}
     return list(by_key.values())
+
+
+def validated_batches(
+    path: Path, source: Source, report: FileReport, batch_size: int
+) -> Iterator[tuple[list[tuple[int, dict[str, Any]]], int]]:
+    """Batches of (line, typed row) that passed validation, with the number of rows read;
+    rejected rows go to `report`."""
+    for batch in _batches(readers.iter_rows(path, source), batch_size):
+        valid: list[tuple[int, dict[str, Any]]] = []
+        for line, raw in batch:
+            report.rows_read += 1
+            if isinstance(raw, str):
+                report.reject(RowError(path.name, line, "(row)", raw))
+                continue
+            row = validate_row(source, raw, path.name, line)
+            if isinstance(row, RowError):
+                report.reject(row)
+            else:
+                valid.append((line, row))
+        yield valid, len(batch)
 
 
 class Loader:
@@ -256,18 +288,7 @@ class Loader:
         started = time.monotonic()
         aggregate = TransferAggregate() if source.name == "transfers" else None
         with Progress(f"load {path.name}", enabled=self.progress) as bar:
-            for batch in _batches(readers.iter_rows(path, source), self.batch_size):
-                valid: list[tuple[int, dict[str, Any]]] = []
-                for line, raw in batch:
-                    report.rows_read += 1
-                    if isinstance(raw, str):
-                        report.reject(RowError(path.name, line, "(row)", raw))
-                        continue
-                    row = validate_row(source, raw, path.name, line)
-                    if isinstance(row, RowError):
-                        report.reject(row)
-                    else:
-                        valid.append((line, row))
+            for valid, batch_len in validated_batches(path, source, report, self.batch_size):
                 valid = self._check_references(source, valid, report)
                 if aggregate is not None:
                     for _line, row in valid:
@@ -275,7 +296,7 @@ class Loader:
                     report.rows_loaded += len(valid)
                 else:
                     self._write_source_batch(source, valid, report)
-                bar.update(len(batch))
+                bar.update(batch_len)
         if aggregate is not None:
             batch_id = readers.digest(path)
             with Progress("write transfer aggregates", enabled=self.progress) as bar:

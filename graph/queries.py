@@ -231,7 +231,7 @@ UPSERT_CALLS = _q(
     "upsert_calls",
     """
     UNWIND $rows AS r
-    MATCH (a:Phone {number: r.phone_number})
+    MERGE (a:Phone {number: r.phone_number})
     MERGE (b:Phone {number: r.counterpart_number})
     MERGE (a)-[x:CONTACTED {kind: r.kind}]->(b)
     SET x.count = r.count, x.first_ts = r.first_ts, x.last_ts = r.last_ts
@@ -503,6 +503,17 @@ RANDOM_CUSTOMER_IDS = _q(
     "customer_ids_page",
     "MATCH (c:Customer) RETURN c.id AS id SKIP $skip LIMIT $limit",
     {"skip": 0, "limit": 1000},
+)
+
+# Whole-graph dumps, for comparing two small graphs (tests) and exporting small ones.
+ALL_NODES = _q("all_nodes", "MATCH (n) RETURN labels(n) AS labels, properties(n) AS props")
+ALL_RELATIONSHIPS = _q(
+    "all_relationships",
+    """
+    MATCH (a)-[r]->(b)
+    RETURN type(r) AS type, properties(r) AS props,
+           coalesce(a.id, a.number) AS src, coalesce(b.id, b.number) AS dst
+    """,
 )
 
 # Neo4j has no GRAPH.DELETE: remove everything in bounded chunks.
