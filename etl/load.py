@@ -16,10 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from etl import readers
+from etl.columnar import read_batches, validate_batch
 from etl.readers import MalformedFile
 from etl.sources import SOURCES, Source
 from etl.transfers import TransferAggregate
-from etl.validate import RowError, validate_row
+from etl.validate import RowError
 from graph import queries as q
 from graph.errors import StoreError, StoreUnavailable
 from graph.progress import Progress
@@ -193,23 +194,16 @@ def _dedupe(source: Source, rows: list[tuple[int, dict[str, Any]]]) -> list[dict
 
 
 def validated_batches(
-    path: Path, source: Source, report: FileReport, batch_size: int
+    path: Path, source: Source, report: FileReport
 ) -> Iterator[tuple[list[tuple[int, dict[str, Any]]], int]]:
     """Batches of (line, typed row) that passed validation, with the number of rows read;
-    rejected rows go to `report`."""
-    for batch in _batches(readers.iter_rows(path, source), batch_size):
-        valid: list[tuple[int, dict[str, Any]]] = []
-        for line, raw in batch:
-            report.rows_read += 1
-            if isinstance(raw, str):
-                report.reject(RowError(path.name, line, "(row)", raw))
-                continue
-            row = validate_row(source, raw, path.name, line)
-            if isinstance(row, RowError):
-                report.reject(row)
-            else:
-                valid.append((line, row))
-        yield valid, len(batch)
+    rejected rows go to `report` in line order."""
+    for batch, lines, unsplittable in read_batches(path, source):
+        rows, errors = validate_batch(source, path.name, batch, lines)
+        for error in sorted(unsplittable + errors, key=lambda e: e.line):
+            report.reject(error)
+        report.rows_read += batch.num_rows + len(unsplittable)
+        yield rows, batch.num_rows + len(unsplittable)
 
 
 class Loader:
@@ -288,14 +282,15 @@ class Loader:
         started = time.monotonic()
         aggregate = TransferAggregate() if source.name == "transfers" else None
         with Progress(f"load {path.name}", enabled=self.progress) as bar:
-            for valid, batch_len in validated_batches(path, source, report, self.batch_size):
-                valid = self._check_references(source, valid, report)
-                if aggregate is not None:
-                    for _line, row in valid:
-                        aggregate.add(row)
-                    report.rows_loaded += len(valid)
-                else:
-                    self._write_source_batch(source, valid, report)
+            for valid, batch_len in validated_batches(path, source, report):
+                for chunk in _batches(valid, self.batch_size):
+                    chunk = self._check_references(source, chunk, report)
+                    if aggregate is not None:
+                        for _line, row in chunk:
+                            aggregate.add(row)
+                        report.rows_loaded += len(chunk)
+                    else:
+                        self._write_source_batch(source, chunk, report)
                 bar.update(batch_len)
         if aggregate is not None:
             batch_id = readers.digest(path)

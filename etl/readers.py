@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pyarrow.parquet as pq
 
@@ -35,8 +33,8 @@ def _check_columns(path: Path, source: Source, columns: list[str]) -> None:
         raise MalformedFile(f"{path.name}: missing required column(s): {', '.join(missing)}")
 
 
-def check_header(path: Path, source: Source) -> None:
-    """Raise MalformedFile unless the file opens and has every required column."""
+def check_header(path: Path, source: Source) -> list[str]:
+    """The file's column names; MalformedFile unless it opens and has every required one."""
     if path.suffix == ".parquet":
         try:
             columns = pq.read_schema(path).names
@@ -52,49 +50,7 @@ def check_header(path: Path, source: Source) -> None:
             raise MalformedFile(f"{path.name}: empty file (no header row)")
         columns = [c.strip() for c in columns]
     _check_columns(path, source, columns)
-
-
-def iter_rows(path: Path, source: Source) -> Iterator[tuple[int, dict[str, Any] | str]]:
-    """(line, raw row) pairs; a row that cannot be split into the header's columns comes as
-    (line, reason) so the caller can reject it and go on."""
-    check_header(path, source)
-    if path.suffix == ".parquet":
-        yield from _parquet_rows(path, source)
-    else:
-        yield from _csv_rows(path)
-
-
-def _csv_rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | str]]:
-    with open(path, encoding="utf-8-sig", newline="") as fh:
-        reader = csv.reader(fh)
-        header = [c.strip() for c in next(reader)]
-        width = len(header)
-        try:
-            for values in reader:
-                line = reader.line_num
-                if not values:
-                    continue
-                if len(values) != width:
-                    yield line, f"has {len(values)} columns, the header has {width}"
-                    continue
-                yield line, dict(zip(header, values, strict=True))
-        except UnicodeDecodeError:
-            raise MalformedFile(
-                f"{path.name}: not UTF-8 text after line {reader.line_num}"
-            ) from None
-        except csv.Error as exc:
-            raise MalformedFile(f"{path.name}:{reader.line_num}: {exc}") from None
-
-
-def _parquet_rows(path: Path, source: Source) -> Iterator[tuple[int, dict[str, Any] | str]]:
-    wanted = [f.name for f in source.fields]
-    parquet = pq.ParquetFile(path)
-    columns = [c for c in wanted if c in parquet.schema_arrow.names]
-    line = 1  # row 1 is the first data row, like line 2 of a CSV after its header
-    for batch in parquet.iter_batches(batch_size=65536, columns=columns):
-        for row in batch.to_pylist():
-            yield line, row
-            line += 1
+    return columns
 
 
 def digest(path: Path) -> str:

@@ -7,10 +7,13 @@ the file, the line and the field, and for other fields show the offending value.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from etl.sources import KIN_KINDS, SOCIAL_KINDS, Field, Source
 
@@ -124,44 +127,84 @@ def convert(field: Field, value: Any) -> Any:
     return result
 
 
-def _not_equal(a: str, b: str) -> Callable[[dict[str, Any]], tuple[str, str] | None]:
-    def rule(row: dict[str, Any]) -> tuple[str, str] | None:
-        return (b, f"same as {a}") if row[a] == row[b] else None
+class RowRule:
+    """A rule across the fields of one row, checked per row (the rule's truth) and per column
+    batch (a fast screen that may be stricter, never looser: rows it fails are re-checked row
+    by row)."""
 
-    return rule
+    def check(self, row: dict[str, Any]) -> tuple[str, str] | None:
+        """(field, reason) when the row breaks the rule, else None."""
+        raise NotImplementedError
+
+    def passes(self, cols: dict[str, pa.Array]) -> pa.Array:
+        """Boolean array: True where the rule certainly holds."""
+        raise NotImplementedError
 
 
-def _ordered(a: str, b: str) -> Callable[[dict[str, Any]], tuple[str, str] | None]:
-    def rule(row: dict[str, Any]) -> tuple[str, str] | None:
-        if row[a] is not None and row[b] is not None and row[b] < row[a]:
-            return (b, f"earlier than {a}")
+@dataclass(frozen=True)
+class NotEqual(RowRule):
+    a: str
+    b: str
+
+    def check(self, row: dict[str, Any]) -> tuple[str, str] | None:
+        return (self.b, f"same as {self.a}") if row[self.a] == row[self.b] else None
+
+    def passes(self, cols: dict[str, pa.Array]) -> pa.Array:
+        return pc.fill_null(pc.not_equal(cols[self.a], cols[self.b]), True)
+
+
+@dataclass(frozen=True)
+class Ordered(RowRule):
+    a: str
+    b: str
+
+    def check(self, row: dict[str, Any]) -> tuple[str, str] | None:
+        if row[self.a] is not None and row[self.b] is not None and row[self.b] < row[self.a]:
+            return (self.b, f"earlier than {self.a}")
         return None
 
-    return rule
+    def passes(self, cols: dict[str, pa.Array]) -> pa.Array:
+        return pc.fill_null(pc.greater_equal(cols[self.b], cols[self.a]), True)
 
 
-def _kind_matches_category(row: dict[str, Any]) -> tuple[str, str] | None:
-    kinds = KIN_KINDS if row["category"] == "KIN" else SOCIAL_KINDS
-    if row["kind"] not in kinds:
-        return ("kind", f"{row['kind']!r} is not a {row['category']} kind")
-    return None
+@dataclass(frozen=True)
+class KindMatchesCategory(RowRule):
+    def check(self, row: dict[str, Any]) -> tuple[str, str] | None:
+        kinds = KIN_KINDS if row["category"] == "KIN" else SOCIAL_KINDS
+        if row["kind"] not in kinds:
+            return ("kind", f"{row['kind']!r} is not a {row['category']} kind")
+        return None
+
+    def passes(self, cols: dict[str, pa.Array]) -> pa.Array:
+        kin = pc.equal(cols["category"], "KIN")
+        kin_kind = pc.is_in(cols["kind"], value_set=pa.array(KIN_KINDS))
+        social_kind = pc.is_in(cols["kind"], value_set=pa.array(SOCIAL_KINDS))
+        return pc.fill_null(pc.if_else(kin, kin_kind, social_kind), False)
 
 
-def _names_someone(row: dict[str, Any]) -> tuple[str, str] | None:
-    if row["customer_id"] is None and row["id_number"] is None:
-        return ("customer_id", "an entry needs a customer_id or an id_number")
-    return None
+@dataclass(frozen=True)
+class OneOfPresent(RowRule):
+    a: str
+    b: str
+
+    def check(self, row: dict[str, Any]) -> tuple[str, str] | None:
+        if row[self.a] is None and row[self.b] is None:
+            return (self.a, f"an entry needs a {self.a} or an {self.b}")
+        return None
+
+    def passes(self, cols: dict[str, pa.Array]) -> pa.Array:
+        return pc.or_(pc.is_valid(cols[self.a]), pc.is_valid(cols[self.b]))
 
 
-# Rules across fields of one row, per source: each returns (field, reason) or None.
-ROW_RULES: dict[str, tuple[Callable[[dict[str, Any]], tuple[str, str] | None], ...]] = {
-    "relations": (_not_equal("src_id", "dst_id"), _kind_matches_category),
-    "transfers": (_not_equal("src_id", "dst_id"),),
-    "calls": (_not_equal("phone_number", "counterpart_number"), _ordered("first_ts", "last_ts")),
-    "devices": (_ordered("first_seen", "last_seen"),),
-    "vouches": (_not_equal("guarantor_id", "customer_id"), _ordered("ts", "outcome_ts")),
-    "consents": (_ordered("ts", "expires_at"),),
-    "blacklist": (_names_someone,),
+# Rules across fields of one row, per source.
+ROW_RULES: dict[str, tuple[RowRule, ...]] = {
+    "relations": (NotEqual("src_id", "dst_id"), KindMatchesCategory()),
+    "transfers": (NotEqual("src_id", "dst_id"),),
+    "calls": (NotEqual("phone_number", "counterpart_number"), Ordered("first_ts", "last_ts")),
+    "devices": (Ordered("first_seen", "last_seen"),),
+    "vouches": (NotEqual("guarantor_id", "customer_id"), Ordered("ts", "outcome_ts")),
+    "consents": (Ordered("ts", "expires_at"),),
+    "blacklist": (OneOfPresent("customer_id", "id_number"),),
 }
 
 
@@ -176,7 +219,7 @@ def validate_row(
         except FieldError as exc:
             return RowError(file, line, field.name, str(exc))
     for rule in ROW_RULES.get(source.name, ()):
-        problem = rule(row)
+        problem = rule.check(row)
         if problem is not None:
             return RowError(file, line, problem[0], problem[1])
     return row
