@@ -49,6 +49,14 @@ NODE_KEYS: tuple[tuple[str, str, bool], ...] = (
     ("BlacklistEntry", "id_number", False),
     ("Rejection", "id", True),
     ("Consent", "id", True),
+    ("Assessment", "id", True),
+    ("AssistRequest", "id", True),
+    ("Decision", "id", True),
+    ("Decision", "assessment_id", True),
+    ("OutboxMessage", "id", True),
+    ("AuditEvent", "id", True),
+    ("AuditEvent", "subject_id", False),
+    ("ApiKey", "hash", True),
 )
 RELATIONSHIP_KEYS: tuple[tuple[str, str], ...] = (("VOUCHED_FOR", "id"),)
 
@@ -503,6 +511,321 @@ RANDOM_CUSTOMER_IDS = _q(
     "customer_ids_page",
     "MATCH (c:Customer) RETURN c.id AS id SKIP $skip LIMIT $limit",
     {"skip": 0, "limit": 1000},
+)
+
+# --- kiosk decisions (Flow A): evidence reads ------------------------------------------
+
+# Everything steps 1-2 need about the applicant, in one read: basic information, rejections,
+# consents, blacklist hits (by link or by ID number) and the vouches they gave.
+CUSTOMER_EVIDENCE = _q(
+    "customer_evidence",
+    """
+    MATCH (c:Customer {id: $id})
+    OPTIONAL MATCH (c)-[:WAS_REJECTED]->(j:Rejection)
+    WITH c, collect(properties(j)) AS rejections
+    OPTIONAL MATCH (c)-[:GAVE_CONSENT]->(k:Consent)
+    WITH c, rejections, collect(properties(k)) AS consents
+    OPTIONAL MATCH (c)-[:BLACKLISTED_AS]->(b:BlacklistEntry)
+    WITH c, rejections, consents, count(b) AS linked_entries
+    OPTIONAL MATCH (e:BlacklistEntry {id_number: coalesce(c.id_number, '')})
+    WITH c, rejections, consents, linked_entries, count(e) AS id_entries
+    OPTIONAL MATCH (c)-[v:VOUCHED_FOR]->(:Customer)
+    WITH c, rejections, consents, linked_entries + id_entries AS blacklist_entries,
+         collect(properties(v)) AS vouches_given
+    OPTIONAL MATCH (c)-[:USES_PHONE]->(p:Phone)
+    RETURN properties(c) AS customer, rejections, consents, blacklist_entries, vouches_given,
+           count(p) AS phones
+    """,
+    {"id": "C1"},
+)
+
+# Step 4: customers related to the applicant by kinship or social ties, one row per related
+# customer with every tie as evidence, and the facts eligibility needs.
+RELATED_CUSTOMERS = _q(
+    "related_customers",
+    """
+    MATCH (c:Customer {id: $id})-[r:KIN|SOCIAL]-(g:Customer)
+    WHERE g.id <> c.id
+    WITH g, collect({type: type(r), kind: r.kind, source: r.source,
+                     candidate_is_src: startNode(r) = g}) AS ties
+    LIMIT $limit
+    OPTIONAL MATCH (g)-[:BLACKLISTED_AS]->(b:BlacklistEntry)
+    WITH g, ties, count(b) AS blacklist_entries
+    OPTIONAL MATCH (g)-[v:VOUCHED_FOR]->(:Customer)
+    WITH g, ties, blacklist_entries, collect(properties(v)) AS vouches_given
+    OPTIONAL MATCH (g)-[:USES_PHONE]->(p:Phone)
+    WITH g, ties, blacklist_entries, vouches_given, count(p) AS phones
+    OPTIONAL MATCH (g)-[:USES_DEVICE]->(d:Device)
+    RETURN g.id AS id, g.name AS name, g.status AS status, g.opened_at AS opened_at,
+           g.credit_grade AS credit_grade, g.graph_risk AS graph_risk, ties,
+           blacklist_entries, vouches_given, phones, count(d) AS devices
+    """,
+    {"id": "C1", "limit": 50},
+)
+
+# --- kiosk decisions: workflow state (all of it in the store, so any replica serves any step) -
+
+CREATE_ASSESSMENT = _q(
+    "create_assessment",
+    """
+    MATCH (c:Customer {id: $customer_id})
+    CREATE (a:Assessment {id: $id, customer_id: $customer_id, business: $business,
+                          kiosk_id: $kiosk_id, outcome: $outcome, score: $score,
+                          threshold: $threshold, items: $items, reasons: $reasons,
+                          candidates: $candidates, policy_version: $policy_version,
+                          model_version: $model_version, created_at: $now,
+                          expires_at: $expires_at})
+    CREATE (c)-[:REQUESTED]->(a)
+    CREATE (e:AuditEvent {id: $audit_id, ts: $now, actor: $actor, action: 'ASSESS',
+                          subject_id: $customer_id, categories: $categories,
+                          consent_ids: $consent_ids, reference: $id})
+    RETURN a.id AS id
+    """,
+    {"customer_id": "C1", "id": "A1", "business": "INSURANCE_PURCHASE", "kiosk_id": "K1",
+     "outcome": "PROCEED", "score": 10.0, "threshold": 40.0, "items": "[]", "reasons": [],
+     "candidates": [], "policy_version": "v1", "model_version": None, "now": T,
+     "expires_at": T, "audit_id": "E1", "actor": "kiosk-1", "categories": ["basic_info"],
+     "consent_ids": ["K1"]},
+    write=True,
+)  # fmt: skip
+
+# An outcome for an applicant the graph does not know (ID unknown to the bank) still leaves a
+# record: the refusal is audited like any other.
+CREATE_ORPHAN_ASSESSMENT = _q(
+    "create_orphan_assessment",
+    """
+    CREATE (a:Assessment {id: $id, customer_id: $customer_id, business: $business,
+                          kiosk_id: $kiosk_id, outcome: $outcome, score: $score,
+                          threshold: $threshold, items: $items, reasons: $reasons,
+                          candidates: [], policy_version: $policy_version, created_at: $now,
+                          expires_at: $now})
+    CREATE (e:AuditEvent {id: $audit_id, ts: $now, actor: $actor, action: 'ASSESS',
+                          subject_id: $customer_id, categories: [], consent_ids: [],
+                          reference: $id})
+    RETURN a.id AS id
+    """,
+    {"customer_id": "C1", "id": "A1", "business": "INSURANCE_PURCHASE", "kiosk_id": "K1",
+     "outcome": "REFUSED", "score": 0.0, "threshold": 40.0, "items": "[]", "reasons": [],
+     "policy_version": "v1", "now": T, "audit_id": "E1", "actor": "kiosk-1"},
+    write=True,
+)  # fmt: skip
+
+GET_ASSESSMENT = _q(
+    "get_assessment",
+    """
+    MATCH (a:Assessment {id: $id})
+    OPTIONAL MATCH (a)-[:ASKED]->(q:AssistRequest)
+    OPTIONAL MATCH (a)-[:DECIDED]->(d:Decision)
+    RETURN properties(a) AS assessment, collect(properties(q)) AS requests,
+           properties(d) AS decision
+    """,
+    {"id": "A1"},
+)
+
+# One statement creates every request of a pick and its outbox message: all or nothing.
+CREATE_ASSIST_REQUESTS = _q(
+    "create_assist_requests",
+    """
+    MATCH (a:Assessment {id: $assessment_id})
+    UNWIND $requests AS r
+    MATCH (g:Customer {id: r.guarantor_id})
+    CREATE (q:AssistRequest {id: r.id, assessment_id: $assessment_id,
+                             guarantor_id: r.guarantor_id, channel: r.channel,
+                             status: 'PENDING', token_hash: r.token_hash, created_at: $now,
+                             expires_at: r.expires_at})
+    CREATE (a)-[:ASKED]->(q)
+    CREATE (q)-[:TO]->(g)
+    CREATE (m:OutboxMessage {id: r.message_id, request_id: r.id, guarantor_id: r.guarantor_id,
+                             channel: r.channel, link: r.link, text: r.text,
+                             status: 'QUEUED', attempts: 0, created_at: $now,
+                             expires_at: r.expires_at})
+    CREATE (q)-[:NOTIFIED_BY]->(m)
+    RETURN q.id AS id
+    """,
+    {"assessment_id": "A1", "now": T,
+     "requests": [{"id": "R1", "guarantor_id": "C2", "channel": "SMS", "token_hash": "h",
+                   "expires_at": T, "message_id": "M1", "link": "https://x/t", "text": "t"}]},
+    write=True,
+)  # fmt: skip
+
+MARK_OUTBOX = _q(
+    "mark_outbox",
+    """
+    MATCH (m:OutboxMessage {id: $id})
+    SET m.status = $status, m.attempts = coalesce(m.attempts, 0) + $attempts,
+        m.detail = $detail, m.sent_at = $now,
+        m.link = CASE WHEN $keep_link THEN m.link ELSE null END
+    RETURN m.id AS id
+    """,
+    {"id": "M1", "status": "DELIVERED", "attempts": 1, "detail": "", "now": T,
+     "keep_link": True},
+    write=True,
+)  # fmt: skip
+
+QUEUED_OUTBOX = _q(
+    "queued_outbox",
+    """
+    MATCH (m:OutboxMessage)
+    WHERE m.status = 'QUEUED' AND m.expires_at > $now
+    RETURN properties(m) AS message
+    ORDER BY m.created_at
+    LIMIT $limit
+    """,
+    {"now": T, "limit": 100},
+)
+
+LIST_OUTBOX = _q(
+    "list_outbox",
+    """
+    MATCH (m:OutboxMessage)
+    RETURN properties(m) AS message
+    ORDER BY m.created_at DESC
+    LIMIT $limit
+    """,
+    {"limit": 100},
+)
+
+# Compare-and-set: only a PENDING, unexpired request whose token hash matches moves on.
+RESPOND_ASSIST = _q(
+    "respond_assist",
+    """
+    MATCH (q:AssistRequest {id: $id})
+    WHERE q.status = 'PENDING' AND q.token_hash = $token_hash AND q.expires_at > $now
+    SET q.status = $status, q.responded_at = $now, q.verification = $verification,
+        q.consent_categories = $consent_categories
+    RETURN properties(q) AS request
+    """,
+    {"id": "R1", "token_hash": "h", "now": T, "status": "CONFIRMED", "verification": "{}",
+     "consent_categories": ["credit"]},
+    write=True,
+)  # fmt: skip
+
+GET_ASSIST_REQUEST = _q(
+    "get_assist_request",
+    "MATCH (q:AssistRequest {id: $id}) RETURN properties(q) AS request",
+    {"id": "R1"},
+)
+
+EXPIRE_ASSIST = _q(
+    "expire_assist",
+    """
+    MATCH (q:AssistRequest {id: $id})
+    WHERE q.status = 'PENDING' AND q.expires_at <= $now
+    SET q.status = 'EXPIRED'
+    RETURN q.id AS id
+    """,
+    {"id": "R1", "now": T},
+    write=True,
+)
+
+# The decision, its audit record, and a PENDING vouch per confirmed guarantor, in one
+# statement; MERGE on the assessment makes a repeated `decide` return the first decision.
+CREATE_DECISION = _q(
+    "create_decision",
+    """
+    MATCH (a:Assessment {id: $assessment_id})
+    MERGE (a)-[:DECIDED]->(d:Decision {assessment_id: $assessment_id})
+    ON CREATE SET d.id = $id, d.customer_id = a.customer_id, d.business = a.business,
+                  d.outcome = $outcome, d.score = $score, d.threshold = $threshold,
+                  d.items = $items, d.reasons = $reasons, d.guarantor_ids = $guarantor_ids,
+                  d.policy_version = $policy_version, d.model_version = $model_version,
+                  d.created_at = $now, d.reported_outcome = null
+    WITH a, d
+    CREATE (e:AuditEvent {id: $audit_id, ts: $now, actor: $actor, action: 'DECIDE',
+                          subject_id: a.customer_id, categories: $categories,
+                          consent_ids: $consent_ids, reference: d.id})
+    RETURN properties(d) AS decision
+    """,
+    {"assessment_id": "A1", "id": "D1", "outcome": "ALLOW", "score": 10.0, "threshold": 60.0,
+     "items": "[]", "reasons": [], "guarantor_ids": ["C2"], "policy_version": "v1",
+     "model_version": None, "now": T, "audit_id": "E1", "actor": "kiosk-1",
+     "categories": ["credit"], "consent_ids": ["K1"]},
+    write=True,
+)  # fmt: skip
+
+RECORD_VOUCHES = _q(
+    "record_vouches",
+    """
+    MATCH (d:Decision {id: $decision_id})
+    MATCH (c:Customer {id: d.customer_id})
+    UNWIND d.guarantor_ids AS gid
+    MATCH (g:Customer {id: gid})
+    MERGE (g)-[v:VOUCHED_FOR {id: d.id + ':' + gid}]->(c)
+    ON CREATE SET v.business = d.business, v.ts = d.created_at, v.outcome = 'PENDING'
+    RETURN count(v) AS vouches
+    """,
+    {"decision_id": "D1"},
+    write=True,
+)
+
+GET_DECISION = _q(
+    "get_decision",
+    "MATCH (d:Decision {id: $id}) RETURN properties(d) AS decision",
+    {"id": "D1"},
+)
+
+# Step 9's aftermath: the outcome becomes the guarantors' vouching history and a label.
+RECORD_OUTCOME = _q(
+    "record_outcome",
+    """
+    MATCH (d:Decision {id: $id})
+    SET d.reported_outcome = $outcome, d.reported_at = $now
+    WITH d
+    OPTIONAL MATCH (:Customer)-[v:VOUCHED_FOR]->(:Customer {id: d.customer_id})
+    WHERE v.id STARTS WITH d.id + ':'
+    SET v.outcome = $outcome, v.outcome_ts = $now
+    RETURN properties(d) AS decision, count(v) AS vouches
+    """,
+    {"id": "D1", "outcome": "FRAUD_REPORTED", "now": T},
+    write=True,
+)
+
+AUDIT_READ = _q(
+    "audit_read",
+    """
+    CREATE (e:AuditEvent {id: $id, ts: $now, actor: $actor, action: $action,
+                          subject_id: $subject_id, categories: $categories,
+                          consent_ids: $consent_ids, reference: $reference})
+    RETURN e.id AS id
+    """,
+    {"id": "E1", "now": T, "actor": "analyst-1", "action": "READ_CUSTOMER",
+     "subject_id": "C1", "categories": ["basic_info"], "consent_ids": [], "reference": None},
+    write=True,
+)  # fmt: skip
+
+AUDIT_TRAIL = _q(
+    "audit_trail",
+    """
+    MATCH (e:AuditEvent)
+    WHERE e.subject_id = $subject_id
+    RETURN properties(e) AS event
+    ORDER BY e.ts
+    LIMIT $limit
+    """,
+    {"subject_id": "C1", "limit": 100},
+)
+
+# --- API keys (only a hash is kept) ---------------------------------------------------------
+
+CREATE_API_KEY = _q(
+    "create_api_key",
+    """
+    CREATE (k:ApiKey {id: $id, name: $name, role: $role, hash: $hash, created_at: $now,
+                      revoked: false})
+    RETURN k.id AS id
+    """,
+    {"id": "K1", "name": "kiosk-1", "role": "kiosk", "hash": "h", "now": T},
+    write=True,
+)
+
+API_KEY_BY_HASH = _q(
+    "api_key_by_hash",
+    """
+    MATCH (k:ApiKey {hash: $hash})
+    WHERE k.revoked = false
+    RETURN k.id AS id, k.name AS name, k.role AS role
+    """,
+    {"hash": "h"},
 )
 
 # Whole-graph dumps, for comparing two small graphs (tests) and exporting small ones.
