@@ -1,0 +1,757 @@
+"""The risk policy: businesses, thresholds, item points, hard rules and guarantor eligibility.
+
+A policy is data: one versioned TOML file, read and fully validated when it is loaded, so a bad
+policy stops the service at start instead of surprising a decision. `load_policy()` reads the
+file named by the argument, else by `$VOUCHGRAPH_POLICY`, else the `policy.toml` shipped in this
+package. Every problem is a `PolicyError` naming the key path, e.g.
+`businesses.CROSS_BORDER_TRANSFER.t1: must be a positive number`.
+
+Layout of the file (policy.toml holds the shipped values, with comments):
+
+    version = "2026-11-24.1"                 recorded on every decision
+    [hard_rules]  [eligibility]  [assist]    defaults for every business
+    [customer.<item>]  [guarantor.<item>]    item points of the two scorecards
+    [businesses.<NAME>]                      t1, t2, combination = {...}; optional overrides:
+      [businesses.<NAME>.customer.<item>]    replaces that whole item table for the business
+      [businesses.<NAME>.guarantor.<item>]   likewise
+      [businesses.<NAME>.hard_rules]         replaces single keys (also eligibility, assist)
+
+Points are risk points: never negative, a higher score means a riskier request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import re
+import tomllib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+POLICY_ENV = "VOUCHGRAPH_POLICY"
+
+# The vocabularies the policy and the evidence share. They repeat etl/sources.py on purpose:
+# risk/ may not import etl/ (dependencies point api -> risk -> ml -> graph).
+ID_CHECKS = ("MATCH", "NOT_FOUND", "CHIP_MISMATCH")
+HOUSEHOLD_CHECKS = ("MATCH", "MISMATCH", "NOT_FOUND")
+ACCOUNT_STATUSES = ("active", "dormant", "closed")
+CREDIT_GRADES = ("AAA", "AA", "A", "BBB", "BB", "B", "C", "D")  # best first
+VOUCH_OUTCOMES = ("NO_ISSUE", "FRAUD_REPORTED", "DEFAULTED", "PENDING")
+RELATION_TYPES = ("KIN", "SOCIAL")
+CHANNELS = ("SMS", "MOBILE_BANKING")
+COMBINATION_METHODS = ("sum", "weighted")
+GUARANTOR_AGGREGATES = ("mean", "max", "min")
+MISSING_MODEL_ACTIONS = ("refuse", "neutral")
+
+UPPER_SNAKE = re.compile(r"^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*$")
+LOWER_SNAKE = re.compile(r"^[a-z][a-z0-9]*(?:_[a-z0-9]+)*$")
+
+
+class PolicyError(ValueError):
+    """The policy file is unreadable or breaks a rule; the message names the key path."""
+
+
+class UnknownBusiness(PolicyError):
+    """A request names a business the policy does not configure."""
+
+
+# --- the policy as typed values ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Band:
+    """One band of a banded item: values in [lo, hi) score `points`; hi None is open-ended."""
+
+    lo: float
+    hi: float | None
+    points: float
+
+    @property
+    def label(self) -> str:
+        """The band as text for evidence, e.g. `[0.7, 0.8)`."""
+        return f"[{_fmt(self.lo)}, {'inf' if self.hi is None else _fmt(self.hi)})"
+
+
+@dataclass(frozen=True)
+class Bands:
+    """Contiguous bands from 0 upwards; `upper` closes the last band (1 for a probability)."""
+
+    bands: tuple[Band, ...]
+    upper: float | None
+
+    def find(self, value: float) -> Band:
+        """The band holding `value`; values at or beyond the closed top fall in the last band."""
+        for band in self.bands:
+            if band.hi is None or value < band.hi:
+                return band
+        return self.bands[-1]
+
+    def label(self, band: Band) -> str:
+        """The band as text; the last band of a closed domain includes its top, e.g. `[0.9, 1]`."""
+        if self.upper is not None and band is self.bands[-1]:
+            return f"[{_fmt(band.lo)}, {_fmt(self.upper)}]"
+        return band.label
+
+
+@dataclass(frozen=True)
+class BandedItem:
+    """Points by bands of a number, and the points when the number is not available."""
+
+    bands: Bands
+    missing_points: float
+
+
+@dataclass(frozen=True)
+class RejectionPoints:
+    """Points per earlier rejection by reason code; only rejections within the window count."""
+
+    window_days: int
+    points: Mapping[str, float]
+    default_points: float  # a reason code the policy does not list
+    missing_points: float  # the rejection history could not be read
+
+
+@dataclass(frozen=True)
+class MovementPoints:
+    """Points for the last 180 days of account movement (seed 000: 动账, 开销户)."""
+
+    out_total: Bands
+    counterparties: Bands
+    max_single_out: Bands
+    accounts_opened: Bands
+    accounts_closed: Bands
+    dormant_then_active_points: float
+    missing_points: float
+
+
+@dataclass(frozen=True)
+class VouchHistoryPoints:
+    """Points for the times others vouched for a person in the window, and for each outcome."""
+
+    window_days: int
+    times: Bands
+    outcomes: Mapping[str, float]
+    missing_points: float
+
+
+@dataclass(frozen=True)
+class GraphRiskPoints:
+    """Points for the graph model's calibrated fraud probability, by bands.
+
+    Without a probability (no model loaded, scoring failed) the item scores `missing_points`, and
+    `missing_model = "refuse"` also makes it a hard refusal: fail closed.
+    """
+
+    bands: Bands
+    missing_points: float
+    missing_model: str
+
+
+@dataclass(frozen=True)
+class RelationshipPoints:
+    """Points for how a guarantor is related to the customer; the closest tie counts."""
+
+    points: Mapping[str, float]
+    default_points: float  # a kind the policy does not list
+    no_path_points: float  # no known tie at all
+
+
+@dataclass(frozen=True)
+class CustomerCard:
+    """Item points for the first customer's information (Flow A step 1)."""
+
+    face_similarity: Bands
+    id_check: Mapping[str, float]
+    household_check: Mapping[str, float]
+    age: BandedItem
+    account_age_days: BandedItem
+    account_status: Mapping[str, float]  # ACCOUNT_STATUSES and "missing"
+    address_missing_points: float
+    rejections: RejectionPoints
+    movement: MovementPoints
+    credit_grade: Mapping[str, float]  # CREDIT_GRADES and "missing"
+    graph_risk: GraphRiskPoints
+
+
+@dataclass(frozen=True)
+class GuarantorCard:
+    """Item points for a confirmed guarantor's information (Flow A step 6)."""
+
+    face_similarity: Bands
+    id_check: Mapping[str, float]
+    id_photo_missing_points: float
+    movement: MovementPoints
+    vouch_history: VouchHistoryPoints
+    credit_grade: Mapping[str, float]
+    graph_risk: GraphRiskPoints
+    relationship: RelationshipPoints
+
+
+@dataclass(frozen=True)
+class HardRules:
+    """Rules that refuse at once, whatever the score."""
+
+    face_similarity_below: float  # HARD_FACE_MISMATCH; 0 turns the rule off
+    refuse_id_not_found: bool  # HARD_ID_UNKNOWN
+    refuse_chip_mismatch: bool  # HARD_ID_CHIP_MISMATCH
+    refuse_blacklisted: bool  # HARD_BLACKLISTED
+
+
+@dataclass(frozen=True)
+class GuarantorRules:
+    """Who may be offered as a guarantor, and how many are shown."""
+
+    relationship_kinds: Mapping[str, frozenset[str]]  # KIN / SOCIAL -> allowed kinds
+    channels: frozenset[str]  # reachable through at least one of these
+    min_account_age_days: int
+    vouch_window_days: int
+    max_vouches_in_window: int
+    bad_outcome_window_days: int
+    bad_outcomes: frozenset[str]
+    max_graph_risk: float  # a candidate above this probability is not offered
+    min_candidates: int  # fewer eligible than this: none are shown
+    max_candidates: int
+
+
+@dataclass(frozen=True)
+class AssistRules:
+    """Limits of the assisted-authentication requests sent to guarantors."""
+
+    request_ttl_seconds: int
+    max_guarantors: int
+
+
+@dataclass(frozen=True)
+class Combination:
+    """How customer and guarantor scores combine (Flow A step 8).
+
+    combined = customer_weight * customer + guarantor_weight * aggregate(guarantors), where the
+    aggregate is the mean, the max (the riskiest guarantor counts) or the min (the best one
+    counts). `sum` is the weighted form with both weights 1.
+    """
+
+    method: str
+    customer_weight: float
+    guarantor_weight: float
+    guarantors: str
+
+
+@dataclass(frozen=True)
+class Business:
+    """Everything the policy says about one business, overrides applied."""
+
+    name: str
+    t1: float  # customer alone: score < t1 -> proceed
+    t2: float  # with guarantors: combined < t2 -> allow
+    combination: Combination
+    customer: CustomerCard
+    guarantor: GuarantorCard
+    hard_rules: HardRules
+    eligibility: GuarantorRules
+    assist: AssistRules
+
+
+@dataclass(frozen=True)
+class Policy:
+    """A loaded, validated policy: its version, where it came from, and its businesses."""
+
+    version: str
+    businesses: Mapping[str, Business]
+    source: str
+    sha256: str
+
+    def business(self, name: str) -> Business:
+        """The named business; `UnknownBusiness` when the policy does not configure it."""
+        try:
+            return self.businesses[name]
+        except KeyError:
+            raise UnknownBusiness(f"business {name!r} is not in policy {self.version}") from None
+
+
+# --- loading --------------------------------------------------------------------------------
+
+
+def load_policy(path: Path | None = None) -> Policy:
+    """Read and validate the policy from `path`, `$VOUCHGRAPH_POLICY`, or the shipped default."""
+    if path is None and os.environ.get(POLICY_ENV):
+        path = Path(os.environ[POLICY_ENV])
+    if path is None:
+        source = "risk/policy.toml (shipped default)"
+        data = resources.files("risk").joinpath("policy.toml").read_bytes()
+    else:
+        source = str(path)
+        try:
+            data = Path(path).read_bytes()
+        except OSError as exc:
+            raise PolicyError(f"{path}: cannot read the policy file: {exc.strerror}") from exc
+    return parse_policy(data, source=source)
+
+
+def parse_policy(data: bytes | str, *, source: str = "<string>") -> Policy:
+    """Validate a policy given as TOML text; what `load_policy` does once it has the bytes."""
+    raw = data.encode() if isinstance(data, str) else data
+    try:
+        doc = tomllib.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise PolicyError(f"{source}: not valid TOML: {exc}") from exc
+    top = _Table.at(doc, "")
+    version = top.text("version")
+    if not version.strip() or len(version) > 64:
+        raise PolicyError("version: must be a non-empty string of at most 64 characters")
+    defaults = {
+        name: top.table(name).take_all() for name in ("hard_rules", "eligibility", "assist")
+    }
+    cards = {name: top.table(name).take_all() for name in ("customer", "guarantor")}
+    businesses_table = top.table("businesses")
+    top.finish()
+    businesses: dict[str, Business] = {}
+    for name in businesses_table.names():
+        if not UPPER_SNAKE.match(name):
+            raise PolicyError(f"businesses.{name}: a business name must be UPPER_SNAKE_CASE")
+        businesses[name] = _read_business(name, businesses_table.table(name), defaults, cards)
+    if not businesses:
+        raise PolicyError("businesses: at least one business must be configured")
+    return Policy(
+        version=version,
+        businesses=MappingProxyType(businesses),
+        source=source,
+        sha256=hashlib.sha256(raw).hexdigest(),
+    )
+
+
+def _read_business(
+    name: str,
+    t: _Table,
+    defaults: Mapping[str, dict[str, Any]],
+    cards: Mapping[str, dict[str, Any]],
+) -> Business:
+    path = f"businesses.{name}"
+    t1 = t.number("t1", _POSITIVE)
+    t2 = t.number("t2", _POSITIVE)
+    combination = _read_combination(t.table("combination"))
+    layered = {}
+    for section in ("hard_rules", "eligibility", "assist"):
+        layers = [(defaults[section], section)]
+        if t.has(section):
+            layers.append((t.table(section).take_all(), f"{path}.{section}"))
+        layered[section] = _Table(layers)
+    customer = _read_card(
+        "customer", CustomerCard, _CUSTOMER_ITEMS, cards["customer"], t.optional_table("customer")
+    )
+    guarantor = _read_card(
+        "guarantor",
+        GuarantorCard,
+        _GUARANTOR_ITEMS,
+        cards["guarantor"],
+        t.optional_table("guarantor"),
+    )
+    t.finish()
+    return Business(
+        name=name,
+        t1=t1,
+        t2=t2,
+        combination=combination,
+        customer=customer,
+        guarantor=guarantor,
+        hard_rules=_read_hard_rules(layered["hard_rules"]),
+        eligibility=_read_eligibility(layered["eligibility"]),
+        assist=_read_assist(layered["assist"]),
+    )
+
+
+def _read_card(
+    section: str,
+    cls: type,
+    readers: Mapping[str, Callable[[_Table], Any]],
+    default: dict[str, Any],
+    override: _Table | None,
+) -> Any:
+    for key in default:
+        if key not in readers:
+            raise PolicyError(f"{section}.{key}: unknown key")
+    if override is not None:
+        for key in override.names():
+            if key not in readers:
+                raise PolicyError(f"{override.path_of(key)}: unknown key")
+    values = {}
+    for name, read in readers.items():
+        if override is not None and override.has(name):
+            value = read(override.table(name))
+        elif name in default:
+            value = read(_Table.at(default[name], f"{section}.{name}"))
+        else:
+            raise PolicyError(f"{section}.{name}: missing")
+        values[_CARD_FIELDS.get(name, name)] = value
+    return cls(**values)
+
+
+# Two item tables hold a single number; the dataclass field names say which.
+_CARD_FIELDS = {"address": "address_missing_points", "id_photo": "id_photo_missing_points"}
+
+
+# --- one reader per item or section -----------------------------------------------------------
+
+
+def _read_similarity(t: _Table) -> Bands:
+    bands = t.bands("bands", upper=1.0)
+    t.finish()
+    return bands
+
+
+def _read_choice_points(choices: Sequence[str]) -> Callable[[_Table], Mapping[str, float]]:
+    def read(t: _Table) -> Mapping[str, float]:
+        points = {choice: t.number(choice, _NON_NEGATIVE) for choice in choices}
+        t.finish()
+        return MappingProxyType(points)
+
+    return read
+
+
+def _read_banded(t: _Table) -> BandedItem:
+    item = BandedItem(t.bands("bands", upper=None), t.number("missing_points", _NON_NEGATIVE))
+    t.finish()
+    return item
+
+
+def _read_missing_points(t: _Table) -> float:
+    points = t.number("missing_points", _NON_NEGATIVE)
+    t.finish()
+    return points
+
+
+def _read_rejections(t: _Table) -> RejectionPoints:
+    codes = t.table("points")
+    points = {}
+    for code in codes.names():
+        if not UPPER_SNAKE.match(code):
+            raise PolicyError(f"{codes.path_of(code)}: a reason code must be UPPER_SNAKE_CASE")
+        points[code] = codes.number(code, _NON_NEGATIVE)
+    codes.finish()
+    item = RejectionPoints(
+        window_days=t.integer("window_days", minimum=1),
+        points=MappingProxyType(points),
+        default_points=t.number("default_points", _NON_NEGATIVE),
+        missing_points=t.number("missing_points", _NON_NEGATIVE),
+    )
+    t.finish()
+    return item
+
+
+def _read_movement(t: _Table) -> MovementPoints:
+    item = MovementPoints(
+        out_total=t.bands("out_total", upper=None),
+        counterparties=t.bands("counterparties", upper=None),
+        max_single_out=t.bands("max_single_out", upper=None),
+        accounts_opened=t.bands("accounts_opened", upper=None),
+        accounts_closed=t.bands("accounts_closed", upper=None),
+        dormant_then_active_points=t.number("dormant_then_active_points", _NON_NEGATIVE),
+        missing_points=t.number("missing_points", _NON_NEGATIVE),
+    )
+    t.finish()
+    return item
+
+
+def _read_vouch_history(t: _Table) -> VouchHistoryPoints:
+    item = VouchHistoryPoints(
+        window_days=t.integer("window_days", minimum=1),
+        times=t.bands("times", upper=None),
+        outcomes=_read_choice_points(VOUCH_OUTCOMES)(t.table("outcomes")),
+        missing_points=t.number("missing_points", _NON_NEGATIVE),
+    )
+    t.finish()
+    return item
+
+
+def _read_graph_risk(t: _Table) -> GraphRiskPoints:
+    item = GraphRiskPoints(
+        bands=t.bands("bands", upper=1.0),
+        missing_points=t.number("missing_points", _NON_NEGATIVE),
+        missing_model=t.text("missing_model", choices=MISSING_MODEL_ACTIONS),
+    )
+    t.finish()
+    return item
+
+
+def _read_relationship(t: _Table) -> RelationshipPoints:
+    kinds = t.table("points")
+    points = {}
+    for kind in kinds.names():
+        if not LOWER_SNAKE.match(kind):
+            raise PolicyError(
+                f"{kinds.path_of(kind)}: a relationship kind must be lower_snake_case"
+            )
+        points[kind] = kinds.number(kind, _NON_NEGATIVE)
+    kinds.finish()
+    item = RelationshipPoints(
+        points=MappingProxyType(points),
+        default_points=t.number("default_points", _NON_NEGATIVE),
+        no_path_points=t.number("no_path_points", _NON_NEGATIVE),
+    )
+    t.finish()
+    return item
+
+
+_CUSTOMER_ITEMS: dict[str, Callable[[_Table], Any]] = {
+    "face_similarity": _read_similarity,
+    "id_check": _read_choice_points(ID_CHECKS),
+    "household_check": _read_choice_points(HOUSEHOLD_CHECKS),
+    "age": _read_banded,
+    "account_age_days": _read_banded,
+    "account_status": _read_choice_points((*ACCOUNT_STATUSES, "missing")),
+    "address": _read_missing_points,
+    "rejections": _read_rejections,
+    "movement": _read_movement,
+    "credit_grade": _read_choice_points((*CREDIT_GRADES, "missing")),
+    "graph_risk": _read_graph_risk,
+}
+
+_GUARANTOR_ITEMS: dict[str, Callable[[_Table], Any]] = {
+    "face_similarity": _read_similarity,
+    "id_check": _read_choice_points(ID_CHECKS),
+    "id_photo": _read_missing_points,
+    "movement": _read_movement,
+    "vouch_history": _read_vouch_history,
+    "credit_grade": _read_choice_points((*CREDIT_GRADES, "missing")),
+    "graph_risk": _read_graph_risk,
+    "relationship": _read_relationship,
+}
+
+
+def _read_combination(t: _Table) -> Combination:
+    method = t.text("method", choices=COMBINATION_METHODS)
+    guarantors = t.text("guarantors", choices=GUARANTOR_AGGREGATES)
+    if method == "weighted":
+        customer_weight = t.number("customer_weight", _NON_NEGATIVE)
+        guarantor_weight = t.number("guarantor_weight", _NON_NEGATIVE)
+        if customer_weight == 0 and guarantor_weight == 0:
+            raise PolicyError(f"{t.path}: customer_weight and guarantor_weight are both 0")
+    else:
+        for key in ("customer_weight", "guarantor_weight"):
+            if t.has(key):
+                raise PolicyError(f'{t.path_of(key)}: only allowed with method = "weighted"')
+        customer_weight = guarantor_weight = 1.0
+    t.finish()
+    return Combination(method, customer_weight, guarantor_weight, guarantors)
+
+
+def _read_hard_rules(t: _Table) -> HardRules:
+    rules = HardRules(
+        face_similarity_below=t.number("face_similarity_below", _UNIT),
+        refuse_id_not_found=t.flag("refuse_id_not_found"),
+        refuse_chip_mismatch=t.flag("refuse_chip_mismatch"),
+        refuse_blacklisted=t.flag("refuse_blacklisted"),
+    )
+    t.finish()
+    return rules
+
+
+def _read_eligibility(t: _Table) -> GuarantorRules:
+    kinds_table = t.table("relationship_kinds")
+    kinds = {
+        rel: frozenset(kinds_table.texts(rel, pattern=LOWER_SNAKE, empty_ok=True))
+        for rel in RELATION_TYPES
+    }
+    kinds_table.finish()
+    if not any(kinds.values()):
+        raise PolicyError(f"{kinds_table.path}: at least one relationship kind must be allowed")
+    min_candidates = t.integer("min_candidates", minimum=1)
+    max_candidates = t.integer("max_candidates", minimum=1)
+    if max_candidates < min_candidates:
+        raise PolicyError(
+            f"{t.path_of('max_candidates')}: must be >= min_candidates ({min_candidates})"
+        )
+    rules = GuarantorRules(
+        relationship_kinds=MappingProxyType(kinds),
+        channels=frozenset(t.texts("channels", choices=CHANNELS)),
+        min_account_age_days=t.integer("min_account_age_days", minimum=0),
+        vouch_window_days=t.integer("vouch_window_days", minimum=1),
+        max_vouches_in_window=t.integer("max_vouches_in_window", minimum=0),
+        bad_outcome_window_days=t.integer("bad_outcome_window_days", minimum=1),
+        bad_outcomes=frozenset(t.texts("bad_outcomes", choices=VOUCH_OUTCOMES)),
+        max_graph_risk=t.number("max_graph_risk", _UNIT),
+        min_candidates=min_candidates,
+        max_candidates=max_candidates,
+    )
+    t.finish()
+    return rules
+
+
+def _read_assist(t: _Table) -> AssistRules:
+    rules = AssistRules(
+        request_ttl_seconds=t.integer("request_ttl_seconds", minimum=1),
+        max_guarantors=t.integer("max_guarantors", minimum=1),
+    )
+    t.finish()
+    return rules
+
+
+# --- the table reader -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Rule:
+    words: str
+    ok: Callable[[float], bool]
+
+
+_POSITIVE = _Rule("a positive number", lambda x: x > 0)
+_NON_NEGATIVE = _Rule("a number >= 0", lambda x: x >= 0)
+_UNIT = _Rule("a number in [0, 1]", lambda x: 0 <= x <= 1)
+
+
+class _Table:
+    """A TOML table being read: values are taken by key, and every error names the key's path.
+
+    Layers let a business override defaults key by key; each key keeps the path it came from, so
+    an error points at the line to fix. `finish()` rejects the keys nobody took.
+    """
+
+    def __init__(self, layers: Sequence[tuple[Mapping[str, Any], str]]) -> None:
+        self.path = layers[0][1]
+        self._values: dict[str, tuple[Any, str]] = {}
+        for data, path in layers:
+            for key, value in data.items():
+                self._values[key] = (value, _join(path, key))
+        self._taken: set[str] = set()
+
+    @classmethod
+    def at(cls, data: Any, path: str) -> _Table:
+        if not isinstance(data, dict):
+            raise PolicyError(f"{path}: must be a table")
+        return cls([(data, path)])
+
+    def take_all(self) -> dict[str, Any]:
+        """All values, marked as read: for a caller that layers them under or over others."""
+        self._taken.update(self._values)
+        return {key: value for key, (value, _) in self._values.items()}
+
+    def names(self) -> list[str]:
+        return list(self._values)
+
+    def has(self, key: str) -> bool:
+        return key in self._values
+
+    def path_of(self, key: str) -> str:
+        return self._values[key][1] if key in self._values else _join(self.path, key)
+
+    def _take(self, key: str) -> tuple[Any, str]:
+        if key not in self._values:
+            raise PolicyError(f"{self.path_of(key)}: missing")
+        self._taken.add(key)
+        return self._values[key]
+
+    def table(self, key: str) -> _Table:
+        return _Table.at(*self._take(key))
+
+    def optional_table(self, key: str) -> _Table | None:
+        return self.table(key) if self.has(key) else None
+
+    def number(self, key: str, rule: _Rule) -> float:
+        value, path = self._take(key)
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+            or not rule.ok(value)
+        ):
+            raise PolicyError(f"{path}: must be {rule.words}")
+        return float(value)
+
+    def integer(self, key: str, *, minimum: int) -> int:
+        value, path = self._take(key)
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise PolicyError(f"{path}: must be an integer >= {minimum}")
+        return value
+
+    def flag(self, key: str) -> bool:
+        value, path = self._take(key)
+        if not isinstance(value, bool):
+            raise PolicyError(f"{path}: must be true or false")
+        return value
+
+    def text(self, key: str, *, choices: Sequence[str] | None = None) -> str:
+        value, path = self._take(key)
+        if not isinstance(value, str):
+            raise PolicyError(f"{path}: must be a string")
+        if choices is not None and value not in choices:
+            raise PolicyError(f"{path}: must be one of {', '.join(map(repr, choices))}")
+        return value
+
+    def texts(
+        self,
+        key: str,
+        *,
+        choices: Sequence[str] | None = None,
+        pattern: re.Pattern[str] | None = None,
+        empty_ok: bool = False,
+    ) -> tuple[str, ...]:
+        value, path = self._take(key)
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise PolicyError(f"{path}: must be a list of strings")
+        if not value and not empty_ok:
+            raise PolicyError(f"{path}: must not be empty")
+        for i, item in enumerate(value):
+            if choices is not None and item not in choices:
+                raise PolicyError(f"{path}[{i}]: must be one of {', '.join(map(repr, choices))}")
+            if pattern is not None and not pattern.match(item):
+                raise PolicyError(f"{path}[{i}]: {item!r} is not lower_snake_case")
+        if len(set(value)) != len(value):
+            raise PolicyError(f"{path}: lists a value twice")
+        return tuple(value)
+
+    def bands(self, key: str, *, upper: float | None) -> Bands:
+        """Bands that start at 0 and follow on without gap or overlap, up to `upper` or open."""
+        value, path = self._take(key)
+        if not isinstance(value, list) or not value:
+            raise PolicyError(f"{path}: must be a non-empty list of bands {{lo, hi, points}}")
+        bands: list[Band] = []
+        expected_lo = 0.0
+        for i, raw in enumerate(value):
+            t = _Table.at(raw, f"{path}[{i}]")
+            last = i == len(value) - 1
+            lo = t.number("lo", _NON_NEGATIVE)
+            if lo != expected_lo:
+                where = "bands start at 0" if i == 0 else "bands follow on without gap or overlap"
+                raise PolicyError(f"{t.path_of('lo')}: must be {_fmt(expected_lo)} ({where})")
+            hi: float | None = None
+            if t.has("hi"):
+                hi = t.number("hi", _NON_NEGATIVE)
+                if hi <= lo:
+                    raise PolicyError(f"{t.path_of('hi')}: must be greater than lo ({_fmt(lo)})")
+                if upper is not None and hi > upper:
+                    raise PolicyError(f"{t.path_of('hi')}: must be at most {_fmt(upper)}")
+                if last and upper is None:
+                    raise PolicyError(
+                        f"{t.path_of('hi')}: the last band is open-ended (leave out hi)"
+                    )
+            elif not last:
+                raise PolicyError(f"{t.path_of('hi')}: missing (only the last band is open)")
+            if last and upper is not None and hi != upper:
+                raise PolicyError(
+                    f"{t.path_of('hi')}: the last band must end at {_fmt(upper)} "
+                    f"(the bands cover [0, {_fmt(upper)}])"
+                )
+            points = t.number("points", _NON_NEGATIVE)
+            t.finish()
+            bands.append(Band(lo, hi, points))
+            if hi is not None:
+                expected_lo = hi
+        return Bands(tuple(bands), upper)
+
+    def finish(self) -> None:
+        unknown = sorted(set(self._values) - self._taken)
+        if unknown:
+            raise PolicyError(f"{self.path_of(unknown[0])}: unknown key")
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def _fmt(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else repr(float(x))
