@@ -515,29 +515,51 @@ RANDOM_CUSTOMER_IDS = _q(
 
 # --- kiosk decisions (Flow A): evidence reads ------------------------------------------
 
-# Everything steps 1-2 need about the applicant, in one read: basic information, rejections,
-# consents, blacklist hits (by link or by ID number) and the vouches they gave.
-CUSTOMER_EVIDENCE = _q(
-    "customer_evidence",
+CUSTOMER_CONSENTS = _q(
+    "customer_consents",
     """
     MATCH (c:Customer {id: $id})
-    OPTIONAL MATCH (c)-[:WAS_REJECTED]->(j:Rejection)
-    WITH c, collect(properties(j)) AS rejections
     OPTIONAL MATCH (c)-[:GAVE_CONSENT]->(k:Consent)
-    WITH c, rejections, collect(properties(k)) AS consents
-    OPTIONAL MATCH (c)-[:BLACKLISTED_AS]->(b:BlacklistEntry)
-    WITH c, rejections, consents, count(b) AS linked_entries
-    OPTIONAL MATCH (e:BlacklistEntry {id_number: coalesce(c.id_number, '')})
-    WITH c, rejections, consents, linked_entries, count(e) AS id_entries
-    OPTIONAL MATCH (c)-[v:VOUCHED_FOR]->(:Customer)
-    WITH c, rejections, consents, linked_entries + id_entries AS blacklist_entries,
-         collect(properties(v)) AS vouches_given
-    OPTIONAL MATCH (c)-[:USES_PHONE]->(p:Phone)
-    RETURN properties(c) AS customer, rejections, consents, blacklist_entries, vouches_given,
-           count(p) AS phones
+    RETURN c.id AS id, collect(properties(k)) AS consents
     """,
     {"id": "C1"},
 )
+
+# What the scorecards read about one person, each category only when its flag (its consent)
+# is set: a category without consent is not even read from the store. The blacklist is the
+# bank's own list and is always checked, by link and by ID number.
+PERSON_EVIDENCE = _q(
+    "person_evidence",
+    """
+    MATCH (c:Customer {id: $id})
+    OPTIONAL MATCH (c)-[:WAS_REJECTED]->(j:Rejection)
+    WHERE $rejection_history
+    WITH c, collect(properties(j)) AS rejections
+    OPTIONAL MATCH (c)-[:BLACKLISTED_AS]->(b:BlacklistEntry)
+    WITH c, rejections, count(b) AS linked_entries
+    OPTIONAL MATCH (e:BlacklistEntry {id_number: coalesce(c.id_number, '')})
+    WITH c, rejections, linked_entries, count(e) AS id_entries
+    OPTIONAL MATCH (c)-[v:VOUCHED_FOR]-(:Customer)
+    WHERE $vouching_history
+    WITH c, rejections, linked_entries + id_entries AS blacklist_entries,
+         collect({given: startNode(v) = c, vouch: properties(v)}) AS vouches
+    RETURN c.status AS status,
+           CASE WHEN $basic_info THEN c.birth_date END AS birth_date,
+           CASE WHEN $basic_info THEN c.opened_at END AS opened_at,
+           CASE WHEN $basic_info THEN c.address IS NOT NULL END AS address_present,
+           CASE WHEN $transactions THEN c.movement_as_of END AS movement_as_of,
+           CASE WHEN $transactions THEN c.out_total_180d END AS out_total,
+           CASE WHEN $transactions THEN c.out_count_180d END AS out_count,
+           CASE WHEN $transactions THEN c.counterparties_180d END AS counterparties,
+           CASE WHEN $transactions THEN c.max_out_180d END AS max_out,
+           CASE WHEN $transactions THEN c.out_count_30d END AS out_count_30d,
+           CASE WHEN $credit THEN c.credit_grade END AS credit_grade,
+           c.graph_risk AS graph_risk, c.graph_model AS graph_model,
+           rejections, blacklist_entries, vouches
+    """,
+    {"id": "C1", "basic_info": True, "rejection_history": True, "transactions": True,
+     "credit": True, "vouching_history": True},
+)  # fmt: skip
 
 # Step 4: customers related to the applicant by kinship or social ties, one row per related
 # customer with every tie as evidence, and the facts eligibility needs.
@@ -718,45 +740,37 @@ EXPIRE_ASSIST = _q(
     write=True,
 )
 
-# The decision, its audit record, and a PENDING vouch per confirmed guarantor, in one
-# statement; MERGE on the assessment makes a repeated `decide` return the first decision.
+# The decision, its audit record, and a PENDING vouch per confirmed guarantor of an allowed
+# business, in one statement; MERGE on the assessment makes a repeated `decide` return the
+# first decision and add nothing.
 CREATE_DECISION = _q(
     "create_decision",
     """
     MATCH (a:Assessment {id: $assessment_id})
+    MATCH (c:Customer {id: a.customer_id})
+    OPTIONAL MATCH (g:Customer)
+    WHERE g.id IN $vouch_ids
+    WITH a, c, collect(g) AS vouchers
     MERGE (a)-[:DECIDED]->(d:Decision {assessment_id: $assessment_id})
     ON CREATE SET d.id = $id, d.customer_id = a.customer_id, d.business = a.business,
                   d.outcome = $outcome, d.score = $score, d.threshold = $threshold,
                   d.items = $items, d.reasons = $reasons, d.guarantor_ids = $guarantor_ids,
                   d.policy_version = $policy_version, d.model_version = $model_version,
-                  d.created_at = $now, d.reported_outcome = null
-    WITH a, d
+                  d.created_at = $now
+    FOREACH (x IN vouchers |
+        MERGE (x)-[v:VOUCHED_FOR {id: d.id + ':' + x.id}]->(c)
+        ON CREATE SET v.business = d.business, v.ts = d.created_at, v.outcome = 'PENDING')
     CREATE (e:AuditEvent {id: $audit_id, ts: $now, actor: $actor, action: 'DECIDE',
                           subject_id: a.customer_id, categories: $categories,
                           consent_ids: $consent_ids, reference: d.id})
     RETURN properties(d) AS decision
     """,
     {"assessment_id": "A1", "id": "D1", "outcome": "ALLOW", "score": 10.0, "threshold": 60.0,
-     "items": "[]", "reasons": [], "guarantor_ids": ["C2"], "policy_version": "v1",
-     "model_version": None, "now": T, "audit_id": "E1", "actor": "kiosk-1",
-     "categories": ["credit"], "consent_ids": ["K1"]},
+     "items": "[]", "reasons": [], "guarantor_ids": ["C2"], "vouch_ids": ["C2"],
+     "policy_version": "v1", "model_version": None, "now": T, "audit_id": "E1",
+     "actor": "kiosk-1", "categories": ["credit"], "consent_ids": ["K1"]},
     write=True,
 )  # fmt: skip
-
-RECORD_VOUCHES = _q(
-    "record_vouches",
-    """
-    MATCH (d:Decision {id: $decision_id})
-    MATCH (c:Customer {id: d.customer_id})
-    UNWIND d.guarantor_ids AS gid
-    MATCH (g:Customer {id: gid})
-    MERGE (g)-[v:VOUCHED_FOR {id: d.id + ':' + gid}]->(c)
-    ON CREATE SET v.business = d.business, v.ts = d.created_at, v.outcome = 'PENDING'
-    RETURN count(v) AS vouches
-    """,
-    {"decision_id": "D1"},
-    write=True,
-)
 
 GET_DECISION = _q(
     "get_decision",
