@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -202,6 +203,76 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from api.app import build_app
+
+    app = build_app()
+    print(f"serving GraphQL on http://{args.host}:{args.port}/graphql", file=sys.stderr)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
+    return 0
+
+
+def cmd_keys(args: argparse.Namespace) -> int:
+    from api.keys import create_key
+
+    store = open_store()
+    try:
+        store.ensure_schema()
+        principal, key = create_key(store, args.role, args.name)
+    finally:
+        store.close()
+    if args.json:
+        _print_json(
+            {"id": principal.key_id, "name": principal.name, "role": principal.role, "key": key}
+        )
+    else:
+        print(
+            f"key {principal.key_id} for {principal.name} ({principal.role}); "
+            "shown once, keep it safe:",
+            file=sys.stderr,
+        )
+        print(key)
+    return 0
+
+
+def cmd_outbox(args: argparse.Namespace) -> int:
+    store = open_store()
+    try:
+        if args.action == "send":
+            from risk.outbox import OutboxDispatcher
+            from risk.senders import sender_from_settings
+
+            settings = load_settings()
+            sender = sender_from_settings(os.environ, default_log=settings.data_dir / "outbox.log")
+            sent = OutboxDispatcher(store, sender).dispatch_once(limit=args.limit)
+            print(f"{sent} message(s) handled")
+            return 0
+        rows = [r["message"] for r in store.run(q.LIST_OUTBOX, {"limit": args.limit})]
+    finally:
+        store.close()
+    shown = [
+        {
+            "request_id": m["request_id"],
+            "message_id": m["id"],
+            "guarantor_id": m["guarantor_id"],
+            "channel": m["channel"],
+            "status": m["status"],
+            "attempts": m.get("attempts", 0),
+            "link": m.get("link"),
+            "created_at": m["created_at"],
+        }
+        for m in rows
+    ]
+    if args.json:
+        _print_json(shown)
+    else:
+        for m in shown:
+            print(f"{m['request_id']}  {m['guarantor_id']}  {m['channel']:<15}{m['status']}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="vouchgraph", description="VouchGraph: relationship-graph risk decisions for banks"
@@ -237,6 +308,24 @@ def build_parser() -> argparse.ArgumentParser:
     stats.add_argument("--json", action="store_true")
     stats.set_defaults(func=cmd_stats)
 
+    serve = sub.add_parser("serve", help="serve the GraphQL API")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.set_defaults(func=cmd_serve)
+
+    keys = sub.add_parser("keys", help="create API keys (kiosk, analyst, admin)")
+    keys.add_argument("action", choices=("create",))
+    keys.add_argument("--role", required=True)
+    keys.add_argument("--name", required=True)
+    keys.add_argument("--json", action="store_true")
+    keys.set_defaults(func=cmd_keys)
+
+    outbox = sub.add_parser("outbox", help="list (or send) assisted-authentication messages")
+    outbox.add_argument("action", choices=("list", "send"))
+    outbox.add_argument("--json", action="store_true")
+    outbox.add_argument("--limit", type=int, default=100)
+    outbox.set_defaults(func=cmd_outbox)
+
     demo = sub.add_parser("demo", help="build a synthetic bank, load it and summarise it")
     demo.add_argument("--customers", type=int, default=5_000)
     demo.add_argument("--seed", type=int, default=7)
@@ -260,7 +349,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigError, StoreError) as exc:
         print(f"vouchgraph: error: {exc}", file=sys.stderr)
         return exc.exit_code
-    except (MalformedFile, FileNotFoundError, NotADirectoryError) as exc:
+    except (MalformedFile, FileNotFoundError, NotADirectoryError, ValueError) as exc:
         print(f"vouchgraph: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:

@@ -573,14 +573,15 @@ RELATED_CUSTOMERS = _q(
     LIMIT $limit
     OPTIONAL MATCH (g)-[:BLACKLISTED_AS]->(b:BlacklistEntry)
     WITH g, ties, count(b) AS blacklist_entries
-    OPTIONAL MATCH (g)-[v:VOUCHED_FOR]->(:Customer)
-    WITH g, ties, blacklist_entries, collect(properties(v)) AS vouches_given
+    OPTIONAL MATCH (g)-[v:VOUCHED_FOR]-(:Customer)
+    WITH g, ties, blacklist_entries,
+         collect({given: startNode(v) = g, vouch: properties(v)}) AS vouches
     OPTIONAL MATCH (g)-[:USES_PHONE]->(p:Phone)
-    WITH g, ties, blacklist_entries, vouches_given, count(p) AS phones
+    WITH g, ties, blacklist_entries, vouches, count(p) AS phones
     OPTIONAL MATCH (g)-[:USES_DEVICE]->(d:Device)
     RETURN g.id AS id, g.name AS name, g.status AS status, g.opened_at AS opened_at,
            g.credit_grade AS credit_grade, g.graph_risk AS graph_risk, ties,
-           blacklist_entries, vouches_given, phones, count(d) AS devices
+           blacklist_entries, vouches, phones, count(d) AS devices
     """,
     {"id": "C1", "limit": 50},
 )
@@ -596,7 +597,8 @@ CREATE_ASSESSMENT = _q(
                           threshold: $threshold, items: $items, reasons: $reasons,
                           candidates: $candidates, policy_version: $policy_version,
                           model_version: $model_version, created_at: $now,
-                          expires_at: $expires_at})
+                          expires_at: $expires_at, face_similarity: $face_similarity,
+                          id_check: $id_check})
     CREATE (c)-[:REQUESTED]->(a)
     CREATE (e:AuditEvent {id: $audit_id, ts: $now, actor: $actor, action: 'ASSESS',
                           subject_id: $customer_id, categories: $categories,
@@ -607,7 +609,7 @@ CREATE_ASSESSMENT = _q(
      "outcome": "PROCEED", "score": 10.0, "threshold": 40.0, "items": "[]", "reasons": [],
      "candidates": [], "policy_version": "v1", "model_version": None, "now": T,
      "expires_at": T, "audit_id": "E1", "actor": "kiosk-1", "categories": ["basic_info"],
-     "consent_ids": ["K1"]},
+     "consent_ids": ["K1"], "face_similarity": 0.9, "id_check": "MATCH"},
     write=True,
 )  # fmt: skip
 
@@ -683,6 +685,19 @@ MARK_OUTBOX = _q(
      "keep_link": True},
     write=True,
 )  # fmt: skip
+
+# A dispatcher claims a message before sending it, so two replicas never send it twice.
+CLAIM_OUTBOX = _q(
+    "claim_outbox",
+    """
+    MATCH (m:OutboxMessage {id: $id})
+    WHERE m.status = 'QUEUED'
+    SET m.status = 'SENDING', m.claimed_by = $worker, m.claimed_at = $now
+    RETURN properties(m) AS message
+    """,
+    {"id": "M1", "worker": "w1", "now": T},
+    write=True,
+)
 
 QUEUED_OUTBOX = _q(
     "queued_outbox",
@@ -786,9 +801,10 @@ RECORD_OUTCOME = _q(
     SET d.reported_outcome = $outcome, d.reported_at = $now
     WITH d
     OPTIONAL MATCH (:Customer)-[v:VOUCHED_FOR]->(:Customer {id: d.customer_id})
-    WHERE v.id STARTS WITH d.id + ':'
-    SET v.outcome = $outcome, v.outcome_ts = $now
-    RETURN properties(d) AS decision, count(v) AS vouches
+    WHERE v.id STARTS WITH (d.id + ':')
+    WITH d, collect(v) AS vouches
+    FOREACH (x IN vouches | SET x.outcome = $outcome, x.outcome_ts = $now)
+    RETURN properties(d) AS decision, size(vouches) AS vouches
     """,
     {"id": "D1", "outcome": "FRAUD_REPORTED", "now": T},
     write=True,
@@ -806,6 +822,45 @@ AUDIT_READ = _q(
      "subject_id": "C1", "categories": ["basic_info"], "consent_ids": [], "reference": None},
     write=True,
 )  # fmt: skip
+
+AUDIT_READS = _q(
+    "audit_reads",
+    """
+    UNWIND $events AS r
+    CREATE (e:AuditEvent {id: r.id, ts: $now, actor: $actor, action: $action,
+                          subject_id: r.subject_id, categories: $categories,
+                          consent_ids: [], reference: null})
+    RETURN count(e) AS events
+    """,
+    {"events": [{"id": "E1", "subject_id": "C1"}], "now": T, "actor": "analyst-1",
+     "action": "READ_CUSTOMER", "categories": ["basic_info"]},
+    write=True,
+)  # fmt: skip
+
+# An analyst's risk summary of customers (batched per request by a DataLoader).
+CUSTOMER_SUMMARIES = _q(
+    "customer_summaries",
+    """
+    UNWIND $ids AS id
+    MATCH (c:Customer {id: id})
+    OPTIONAL MATCH (c)-[r:KIN|SOCIAL]-(:Customer)
+    WITH c, count(r) AS relations
+    OPTIONAL MATCH (c)-[:WAS_REJECTED]->(j:Rejection)
+    WITH c, relations, count(j) AS rejections
+    OPTIONAL MATCH (c)-[g:VOUCHED_FOR]->(:Customer)
+    WITH c, relations, rejections, count(g) AS given,
+         sum(CASE WHEN g.outcome IN ['FRAUD_REPORTED', 'DEFAULTED'] THEN 1 ELSE 0 END) AS bad_g
+    OPTIONAL MATCH (c)<-[v:VOUCHED_FOR]-(:Customer)
+    WITH c, relations, rejections, given, bad_g, count(v) AS received,
+         sum(CASE WHEN v.outcome IN ['FRAUD_REPORTED', 'DEFAULTED'] THEN 1 ELSE 0 END) AS bad_r
+    OPTIONAL MATCH (c)-[:BLACKLISTED_AS]->(b:BlacklistEntry)
+    WITH c, relations, rejections, given, received, bad_g + bad_r AS bad, count(b) AS entries
+    RETURN c.id AS id, c.name AS name, c.status AS status, c.credit_grade AS credit_grade,
+           c.graph_risk AS graph_risk, entries > 0 AS blacklisted, relations, rejections,
+           given AS vouches_given, received AS vouches_received, bad AS bad_vouch_outcomes
+    """,
+    {"ids": ["C1"]},
+)
 
 AUDIT_TRAIL = _q(
     "audit_trail",

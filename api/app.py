@@ -1,0 +1,230 @@
+"""The HTTP service: GraphQL at /graphql, health, readiness and Prometheus metrics.
+
+GraphQL follows the GraphQL-over-HTTP conventions: queries by GET or POST, mutations by POST
+only, `application/graphql-response+json` when the client accepts it (then a request that
+fails to parse or validate gets 400), 401 without a valid key and 403 for a role that may not
+run the operation. GraphiQL is served to browsers at /graphql.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import anyio
+import strawberry
+from cross_web import HTTPException as GraphQLHTTPError
+from graphql import GraphQLError
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+from strawberry.asgi import GraphQL
+from strawberry.extensions import (
+    AddValidationRules,
+    MaskErrors,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    SchemaExtension,
+)
+from strawberry.http import GraphQLHTTPResponse
+
+from api.context import Context
+from api.keys import KeyRing
+from api.limits import CostLimitRule
+from api.metrics import Metrics
+from api.schema import Mutation, Query
+from graph.errors import StoreError
+from graph.settings import load_settings
+from graph.store import GraphStore, open_store
+from risk.flow import KioskFlow
+from risk.outbox import OutboxDispatcher
+from risk.policy import Policy, load_policy
+from risk.senders import Sender, sender_from_settings
+
+log = logging.getLogger(__name__)
+GRAPHQL_RESPONSE = "application/graphql-response+json"
+STATUS_BY_CODE = {"UNAUTHENTICATED": 401, "FORBIDDEN": 403}
+
+
+class OperationMetrics(SchemaExtension):
+    """Counts and times each operation by its root field (the operation name is the client's)."""
+
+    def on_execute(self) -> Iterator[None]:
+        started = time.perf_counter()
+        yield
+        ctx = self.execution_context
+        document = ctx.graphql_document
+        name = "unknown"
+        if document is not None and document.definitions:
+            selections = getattr(document.definitions[0], "selection_set", None)
+            if selections is not None and selections.selections:
+                name = getattr(selections.selections[0], "name", None)
+                name = name.value if name is not None else "unknown"
+        metrics: Metrics = ctx.context.metrics
+        status = "error" if ctx.result is not None and ctx.result.errors else "ok"
+        metrics.requests.labels(name, status).inc()
+        metrics.latency.labels(name).observe(time.perf_counter() - started)
+
+
+def _typed(error: Any) -> bool:
+    """Mask every error that is not one of ours (those carry extensions.code)."""
+    return not (error.extensions or {}).get("code") and error.original_error is not None
+
+
+class Schema(strawberry.Schema):
+    """Logs only unexpected errors: a refused request is the client's business, not an incident
+    (and an error message must never carry personal data into a log)."""
+
+    def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
+        unexpected = [e for e in errors if not (e.extensions or {}).get("code")]
+        for error in unexpected:
+            log.error("unexpected GraphQL error: %s", type(error.original_error).__name__)
+
+
+schema = Schema(
+    query=Query,
+    mutation=Mutation,
+    extensions=[
+        lambda: MaxAliasesLimiter(max_alias_count=20),
+        lambda: MaxTokensLimiter(max_token_count=5000),
+        lambda: AddValidationRules([CostLimitRule]),
+        lambda: ParserCache(maxsize=256),
+        lambda: MaskErrors(should_mask_error=_typed, error_message="internal error"),
+        OperationMetrics,
+    ],
+)
+
+
+@dataclass
+class Service:
+    """What one API process holds: the store, the flow, keys, metrics and the dispatcher."""
+
+    store: GraphStore
+    flow: KioskFlow
+    keys: KeyRing
+    metrics: Metrics
+    dispatcher: OutboxDispatcher
+    deadline_s: float
+
+
+class GraphQLApp(GraphQL[Context, None]):
+    """Strawberry's ASGI app with our context, auth and HTTP status conventions."""
+
+    def __init__(self, service: Service) -> None:
+        super().__init__(schema, allow_queries_via_get=True)
+        self.service = service
+
+    async def get_context(self, request: Any, response: Any) -> Context:
+        principal = None
+        header = request.headers.get("authorization", "")
+        if header.lower().startswith("bearer "):
+            key = header[7:].strip()
+            with contextlib.suppress(StoreError):
+                principal = await anyio.to_thread.run_sync(self.service.keys.principal, key)
+        return Context(
+            self.service.flow, self.service.metrics, principal, self.service.deadline_s, response
+        )
+
+    async def process_result(self, request: Any, result: Any) -> GraphQLHTTPResponse:
+        data = await super().process_result(request, result)
+        request.state.graphql_errors = [
+            (e.extensions or {}).get("code") for e in (result.errors or [])
+        ]
+        request.state.graphql_has_data = result.data is not None
+        return data
+
+    async def handle(self, request: Request) -> Response:
+        try:
+            response = await self.run(request)
+        except GraphQLHTTPError as exc:  # e.g. a mutation sent by GET
+            return PlainTextResponse(exc.reason, status_code=exc.status_code)
+        accept = request.headers.get("accept", "")
+        codes = getattr(request.state, "graphql_errors", [])
+        status = next((STATUS_BY_CODE[c] for c in codes if c in STATUS_BY_CODE), None)
+        if status is not None:
+            response.status_code = status
+            if status == 401:
+                response.headers["www-authenticate"] = "Bearer"
+        if GRAPHQL_RESPONSE in accept and response.media_type == "application/json":
+            response.media_type = GRAPHQL_RESPONSE
+            response.headers["content-type"] = GRAPHQL_RESPONSE
+            if codes and not getattr(request.state, "graphql_has_data", True) and status is None:
+                response.status_code = 400  # the request itself was not valid GraphQL
+        return response
+
+
+def build_service(
+    store: GraphStore | None = None,
+    policy: Policy | None = None,
+    sender: Sender | None = None,
+    deadline_s: float | None = None,
+) -> Service:
+    """Wire the parts from the settings (or from what a test passes in)."""
+    settings = load_settings()
+    store = store or open_store(settings)
+    policy = policy or load_policy()
+    sender = sender or sender_from_settings(
+        os.environ, default_log=Path(settings.data_dir) / "outbox.log"
+    )
+    metrics = Metrics()
+    deadline = deadline_s or float(os.environ.get("VOUCHGRAPH_DEADLINE_S", "2"))
+    dispatcher = OutboxDispatcher(
+        store, sender, on_result=lambda ch, st: metrics.outbox.labels(ch, st).inc()
+    )
+    flow = KioskFlow(
+        store,
+        policy,
+        on_queued=dispatcher.notify,
+        deadline_ms=int(deadline * 1000),
+        assist_link=os.environ.get("VOUCHGRAPH_ASSIST_LINK", "https://mobile.bank.example/assist"),
+    )
+    return Service(store, flow, KeyRing(store), metrics, dispatcher, deadline)
+
+
+def build_app(service: Service | None = None) -> Starlette:
+    """The ASGI application (the dispatcher runs while the app is up)."""
+    service = service or build_service()
+    graphql = GraphQLApp(service)
+
+    async def healthz(_: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(_: Request) -> Response:
+        try:
+            await anyio.to_thread.run_sync(service.store.ping)
+        except StoreError as exc:
+            service.metrics.ready.set(0)
+            return JSONResponse({"status": "unavailable", "reason": exc.code}, status_code=503)
+        service.metrics.ready.set(1)
+        return JSONResponse({"status": "ready", "policy_version": service.flow.policy.version})
+
+    async def metrics(_: Request) -> Response:
+        return PlainTextResponse(service.metrics.render(), media_type="text/plain; version=0.0.4")
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        service.dispatcher.start()
+        try:
+            yield
+        finally:
+            service.dispatcher.stop()
+
+    app = Starlette(
+        routes=[
+            Route("/graphql", graphql.handle, methods=["GET", "POST"]),
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+            Route("/metrics", metrics),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.service = service
+    return app

@@ -1,0 +1,366 @@
+"""The GraphQL schema: typed classes whose resolvers are thin calls into `risk.flow`."""
+
+from __future__ import annotations
+
+import enum
+import json
+from typing import Any
+
+import strawberry
+from strawberry.types import Info
+
+from api.context import Context, allow
+from risk.flow import (
+    AssessmentView,
+    AssessRequest,
+    AssistRequestView,
+    Candidate,
+    DecisionView,
+    Verification,
+)
+
+
+@strawberry.enum
+class Business(enum.Enum):
+    CROSS_BORDER_TRANSFER = "CROSS_BORDER_TRANSFER"
+    UNFAMILIAR_ACCOUNT_TRANSFER = "UNFAMILIAR_ACCOUNT_TRANSFER"
+    INSURANCE_PURCHASE = "INSURANCE_PURCHASE"
+
+
+@strawberry.enum
+class IdCheck(enum.Enum):
+    MATCH = "MATCH"
+    NOT_FOUND = "NOT_FOUND"
+    CHIP_MISMATCH = "CHIP_MISMATCH"
+
+
+@strawberry.enum
+class Channel(enum.Enum):
+    SMS = "SMS"
+    MOBILE_BANKING = "MOBILE_BANKING"
+
+
+@strawberry.enum
+class Outcome(enum.Enum):
+    FRAUD_REPORTED = "FRAUD_REPORTED"
+    NO_ISSUE = "NO_ISSUE"
+
+
+@strawberry.enum
+class AssessmentOutcome(enum.Enum):
+    PROCEED = "PROCEED"
+    NEEDS_GUARANTOR = "NEEDS_GUARANTOR"
+    REFUSED = "REFUSED"
+
+
+@strawberry.enum
+class DecisionOutcome(enum.Enum):
+    ALLOW = "ALLOW"
+    REFUSE = "REFUSE"
+
+
+@strawberry.enum
+class ConsentCategory(enum.Enum):
+    BASIC_INFO = "basic_info"
+    FACE = "face"
+    IDENTITY = "identity"
+    REJECTION_HISTORY = "rejection_history"
+    TRANSACTIONS = "transactions"
+    VOUCHING_HISTORY = "vouching_history"
+    CREDIT = "credit"
+    DEVICE_DATA = "device_data"
+    HOUSEHOLD_REGISTRY = "household_registry"
+
+
+@strawberry.type(description="One scorecard item: a reason code, its points and its evidence.")
+class ScoreItem:
+    code: str
+    points: float
+    evidence: strawberry.scalars.JSON
+    guarantor_id: str | None = None
+
+
+@strawberry.type(description="A sum of items compared with a threshold.")
+class Score:
+    total: float
+    threshold: float
+    items: list[ScoreItem]
+
+
+@strawberry.type(description="How a candidate is related to the applicant (one tie).")
+class RelationshipPath:
+    type: str
+    kind: str
+    source: str
+    direction: str
+
+
+@strawberry.type(description="A related customer who may vouch; what a kiosk screen may show.")
+class GuarantorCandidate:
+    customer_id: strawberry.ID
+    display_name: str
+    relationship: str
+    eligible: bool
+    reasons: list[str]
+    paths: list[RelationshipPath]
+
+
+@strawberry.type
+class AssistRequest:
+    id: strawberry.ID
+    assessment_id: strawberry.ID
+    guarantor_id: strawberry.ID
+    channel: Channel
+    status: str
+    created_at: float
+    expires_at: float
+    responded_at: float | None
+
+
+@strawberry.type
+class Assessment:
+    id: strawberry.ID
+    customer_id: strawberry.ID
+    business: Business
+    outcome: AssessmentOutcome
+    score: Score
+    reasons: list[str]
+    candidates: list[GuarantorCandidate]
+    policy_version: str
+    model_version: str | None
+    created_at: float
+    expires_at: float
+    requests: list[AssistRequest]
+
+
+@strawberry.type
+class Decision:
+    id: strawberry.ID
+    assessment_id: strawberry.ID
+    customer_id: strawberry.ID
+    business: str
+    outcome: DecisionOutcome
+    score: Score
+    reasons: list[str]
+    guarantor_ids: list[strawberry.ID]
+    policy_version: str
+    model_version: str | None
+    created_at: float
+    reported_outcome: str | None
+
+
+@strawberry.type(description="A customer's risk summary; personal data masked.")
+class CustomerSummary:
+    id: strawberry.ID
+    display_name: str
+    status: str | None
+    credit_grade: str | None
+    graph_risk: float | None
+    blacklisted: bool
+    relations: int
+    rejections: int
+    vouches_given: int
+    vouches_received: int
+    bad_vouch_outcomes: int
+
+
+@strawberry.input
+class AssessInput:
+    customer_id: strawberry.ID
+    business: Business
+    kiosk_id: str
+    face_similarity: float
+    id_check: IdCheck
+    consents: list[ConsentCategory] = strawberry.field(default_factory=list)
+
+
+@strawberry.input
+class GuarantorVerificationInput:
+    face_similarity: float
+    id_check: IdCheck
+    id_photo_captured: bool
+    consents: list[ConsentCategory]
+
+
+def _items(items: Any) -> list[ScoreItem]:
+    out = []
+    for item in items:
+        evidence = json.loads(json.dumps(item.evidence, default=str))
+        out.append(
+            ScoreItem(
+                code=item.code,
+                points=item.points,
+                evidence=evidence,
+                guarantor_id=evidence.get("guarantor_id"),
+            )
+        )
+    return out
+
+
+def _candidate(c: Candidate) -> GuarantorCandidate:
+    return GuarantorCandidate(
+        customer_id=strawberry.ID(c.customer_id),
+        display_name=c.display_name,
+        relationship=c.relationship,
+        eligible=c.eligible,
+        reasons=list(c.reasons),
+        paths=[
+            RelationshipPath(type=p.rel_type, kind=p.kind, source=p.source, direction=p.direction)
+            for p in c.paths
+        ],
+    )
+
+
+def _request(r: AssistRequestView) -> AssistRequest:
+    return AssistRequest(
+        id=strawberry.ID(r.id),
+        assessment_id=strawberry.ID(r.assessment_id),
+        guarantor_id=strawberry.ID(r.guarantor_id),
+        channel=Channel(r.channel),
+        status=r.status,
+        created_at=r.created_at,
+        expires_at=r.expires_at,
+        responded_at=r.responded_at,
+    )
+
+
+def assessment_type(
+    a: AssessmentView, requests: list[AssistRequestView] | None = None
+) -> Assessment:
+    return Assessment(
+        id=strawberry.ID(a.id),
+        customer_id=strawberry.ID(a.customer_id),
+        business=Business(a.business),
+        outcome=AssessmentOutcome(a.outcome),
+        score=Score(total=a.score, threshold=a.threshold, items=_items(a.items)),
+        reasons=list(a.reasons),
+        candidates=[_candidate(c) for c in a.candidates],
+        policy_version=a.policy_version,
+        model_version=a.model_version,
+        created_at=a.created_at,
+        expires_at=a.expires_at,
+        requests=[_request(r) for r in requests or []],
+    )
+
+
+def decision_type(d: DecisionView) -> Decision:
+    return Decision(
+        id=strawberry.ID(d.id),
+        assessment_id=strawberry.ID(d.assessment_id),
+        customer_id=strawberry.ID(d.customer_id),
+        business=d.business,
+        outcome=DecisionOutcome(d.outcome),
+        score=Score(total=d.score, threshold=d.threshold, items=_items(d.items)),
+        reasons=list(d.reasons),
+        guarantor_ids=[strawberry.ID(g) for g in d.guarantor_ids],
+        policy_version=d.policy_version,
+        model_version=d.model_version,
+        created_at=d.created_at,
+        reported_outcome=d.reported_outcome,
+    )
+
+
+KIOSK = ("kiosk", "admin")
+READERS = ("kiosk", "analyst", "admin")
+ANALYSTS = ("analyst", "admin")
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="Step 4: candidate guarantors of a customer, best first.")
+    async def candidate_guarantors(
+        self,
+        info: Info[Context, None],
+        customer_id: strawberry.ID,
+        business: Business,
+        first: int | None = None,
+    ) -> list[GuarantorCandidate]:
+        ctx = allow(info, READERS)
+        found = await ctx.call(
+            ctx.flow.candidates, ctx.actor, str(customer_id), business.value, first
+        )
+        return [_candidate(c) for c in found]
+
+    @strawberry.field
+    async def assessment(self, info: Info[Context, None], id: strawberry.ID) -> Assessment:
+        ctx = allow(info, READERS)
+        view, requests = await ctx.call(ctx.flow.assessment, str(id))
+        return assessment_type(view, requests)
+
+    @strawberry.field
+    async def decision(self, info: Info[Context, None], id: strawberry.ID) -> Decision:
+        ctx = allow(info, READERS)
+        return decision_type(await ctx.call(ctx.flow.decision, str(id)))
+
+    @strawberry.field(description="A customer's risk summary with masked personal data.")
+    async def customer(self, info: Info[Context, None], id: strawberry.ID) -> CustomerSummary:
+        ctx = allow(info, ANALYSTS)
+        return CustomerSummary(**await ctx.customers.load(str(id)))
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(description="Steps 1-4: assess a kiosk request (fails closed).")
+    async def assess(self, info: Info[Context, None], input: AssessInput) -> Assessment:
+        ctx = allow(info, KIOSK)
+        request = AssessRequest(
+            customer_id=str(input.customer_id),
+            business=input.business.value,
+            kiosk_id=input.kiosk_id,
+            face_similarity=input.face_similarity,
+            id_check=input.id_check.value,
+            consents=tuple(c.value for c in input.consents),
+        )
+        return assessment_type(await ctx.assess(request))
+
+    @strawberry.mutation(description="Steps 5-6: ask the picked guarantors to confirm.")
+    async def request_assisted_auth(
+        self,
+        info: Info[Context, None],
+        assessment_id: strawberry.ID,
+        guarantor_ids: list[strawberry.ID],
+        channel: Channel | None = None,
+    ) -> list[AssistRequest]:
+        ctx = allow(info, KIOSK)
+        views = await ctx.call(
+            ctx.flow.request_assist,
+            ctx.actor,
+            str(assessment_id),
+            [str(g) for g in guarantor_ids],
+            channel.value if channel else None,
+        )
+        return [_request(v) for v in views]
+
+    @strawberry.mutation(description="A guarantor's answer, with their phone-side verification.")
+    async def respond_assisted_auth(
+        self,
+        info: Info[Context, None],
+        request_id: strawberry.ID,
+        token: str,
+        accept: bool,
+        verification: GuarantorVerificationInput | None = None,
+    ) -> AssistRequest:
+        ctx = allow(info, KIOSK)
+        checked = None
+        if verification is not None:
+            checked = Verification(
+                verification.face_similarity,
+                verification.id_check.value,
+                verification.id_photo_captured,
+                tuple(c.value for c in verification.consents),
+            )
+        view = await ctx.call(ctx.flow.respond_assist, str(request_id), token, accept, checked)
+        return _request(view)
+
+    @strawberry.mutation(description="Steps 7-9: the combined-score decision (fails closed).")
+    async def decide(self, info: Info[Context, None], assessment_id: strawberry.ID) -> Decision:
+        ctx = allow(info, KIOSK)
+        return decision_type(await ctx.decide(str(assessment_id)))
+
+    @strawberry.mutation(description="Record how an allowed business ended (a training label).")
+    async def record_outcome(
+        self, info: Info[Context, None], decision_id: strawberry.ID, outcome: Outcome
+    ) -> Decision:
+        ctx = allow(info, KIOSK)
+        view = await ctx.call(ctx.flow.record_outcome, ctx.actor, str(decision_id), outcome.value)
+        return decision_type(view)

@@ -1,0 +1,197 @@
+"""A real API server on loopback over a real store, with a small hand-made bank in it."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+
+from api.app import Service, build_app, build_service
+from api.keys import create_key
+from etl.load import Loader
+from graph.settings import Settings
+from graph.store import GraphStore, open_store
+from risk.policy import Policy, parse_policy
+from risk.senders import LocalSender
+
+NOW = time.time()
+DAY = 86_400
+
+
+def _iso(days_ago: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(NOW - days_ago * DAY))
+
+
+CONSENTED = (
+    "basic_info",
+    "face",
+    "identity",
+    "rejection_history",
+    "transactions",
+    "credit",
+    "vouching_history",
+)
+
+
+def write_bank(folder: Path) -> None:
+    """Applicants A (low risk) and B (weak credit), their kin and friends, and C (no consents)."""
+    people = [
+        # id, name, birth, opened, status
+        ("A", "Li Ming", "1985-04-01", "2012-01-01", "active"),
+        ("B", "Wang Fang", "1984-02-01", "2011-06-01", "active"),
+        ("C", "Zhao Lei", "1980-01-01", "2010-01-01", "active"),
+        ("G1", "Wang Wei", "1982-03-01", "2009-01-01", "active"),
+        ("G2", "Sun Li", "1990-03-01", "2015-01-01", "active"),
+        ("G3", "Qian Yu", "1975-03-01", "2026-11-01", "active"),  # account too new
+        ("G4", "Zhou Bo", "1979-03-01", "2008-01-01", "closed"),
+    ]
+    rows = ["customer_id,name,id_number,gender,birth_date,address,city,opened_at,status"]
+    rows += [f"{c},{n},ID{c},F,{b},1 Road,Haidu,{o},{s}" for c, n, b, o, s in people]
+    (folder / "customers.csv").write_text("\n".join(rows) + "\n")
+    (folder / "relations.csv").write_text(
+        "src_id,dst_id,category,kind,source\n"
+        "G1,B,KIN,spouse,bank\nB,G2,SOCIAL,friend,bank\nG3,B,KIN,sibling,bank\n"
+        "G4,B,KIN,parent,bank\nG1,A,SOCIAL,colleague,bank\n"
+    )
+    transfers = ["transfer_id,src_id,dst_id,amount,ts"]
+    for i, (src, dst) in enumerate(
+        [("A", "G1"), ("B", "G1"), ("G1", "B"), ("G2", "B"), ("C", "A"), ("G3", "B"), ("G4", "B")]
+    ):
+        transfers.append(f"T{i},{src},{dst},{100 + i}.5,{_iso(10 + i)}")
+    (folder / "transfers.csv").write_text("\n".join(transfers) + "\n")
+    (folder / "phones.csv").write_text(
+        "customer_id,phone_number\n"
+        + "".join(f"{c},+86138000000{i:02d}\n" for i, (c, *_r) in enumerate(people))
+    )
+    (folder / "credit.csv").write_text(
+        "customer_id,grade,score,as_of\nA,AAA,800,2026-01-01\nB,BB,600,2026-01-01\n"
+        "G1,AAA,820,2026-01-01\nG2,AA,760,2026-01-01\nC,AAA,800,2026-01-01\n"
+    )
+    consents = ["consent_id,customer_id,category,granted,ts"]
+    for who in ("A", "B", "G1", "G2"):
+        consents += [f"K{who}{n},{who},{cat},true,2025-01-01" for n, cat in enumerate(CONSENTED)]
+    (folder / "consents.csv").write_text("\n".join(consents) + "\n")
+
+
+def lenient_policy() -> Policy:
+    """The shipped policy, with a missing graph model scored neutrally (0 points): no model
+    is trained in these tests, and the shipped default refuses without one."""
+    text = resources.files("risk").joinpath("policy.toml").read_text()
+    text = text.replace('missing_model = "refuse"', 'missing_model = "neutral"')
+    text = text.replace("missing_points = 40", "missing_points = 0")
+    return parse_policy(text, source="tests")
+
+
+class Clock:
+    """A clock the tests can move forward (request expiry)."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        return time.time() + self.offset
+
+
+@dataclass
+class Api:
+    """A running server and what the tests need to drive it."""
+
+    url: str
+    service: Service
+    store: GraphStore
+    keys: dict[str, str]
+    clock: Clock
+    outbox_log: Path
+
+    def gql(
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        role: str | None = "kiosk",
+        **kwargs: Any,
+    ) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {self.keys[role]}"} if role else {}
+        headers.update(kwargs.pop("headers", {}))
+        return httpx.post(
+            f"{self.url}/graphql",
+            json={"query": query, "variables": variables or {}},
+            headers=headers,
+            timeout=30,
+            **kwargs,
+        )
+
+    def data(
+        self, query: str, variables: dict[str, Any] | None = None, role: str = "kiosk"
+    ) -> dict[str, Any]:
+        response = self.gql(query, variables, role)
+        body = response.json()
+        assert "errors" not in body, body
+        return body["data"]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def serving(service: Service) -> Iterator[str]:
+    """Run the app with uvicorn on a free loopback port; stop it on the way out."""
+    port = _free_port()
+    config = uvicorn.Config(
+        build_app(service),
+        host="127.0.0.1",
+        port=port,
+        log_level="error",
+        access_log=False,
+        lifespan="on",
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the API server did not start")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def api(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+    """The API over a graph of its own holding the hand-made bank."""
+    from graph.settings import load_settings
+
+    settings: Settings = dataclasses.replace(load_settings(), graph_name="api_tests")
+    store = open_store(settings)
+    store.clear()
+    folder = tmp_path_factory.mktemp("api-bank")
+    write_bank(folder)
+    report = Loader(store, progress=False).load(folder)
+    assert report.rows_rejected == 0, [f.rejections for f in report.files]
+    log = folder / "outbox.log"
+    clock = Clock()
+    service = build_service(store=store, policy=lenient_policy(), sender=LocalSender(log))
+    service.flow.clock = clock
+    keys = {
+        role: create_key(store, role, f"test-{role}")[1] for role in ("kiosk", "analyst", "admin")
+    }
+    with serving(service) as url:
+        yield Api(url, service, store, keys, clock, log)
+    store.clear()
