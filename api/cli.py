@@ -174,7 +174,21 @@ def sample_customer_text(store: GraphStore) -> str:
     return "\n".join(lines)
 
 
+def _demo_policy(folder: Path) -> Path:
+    """The shipped policy with a missing graph model scored as neutral: no model is trained
+    yet, and the shipped policy refuses every request without one (fail closed)."""
+    from importlib import resources
+
+    text = resources.files("risk").joinpath("policy.toml").read_text(encoding="utf-8")
+    text = text.replace('missing_model = "refuse"', 'missing_model = "neutral"')
+    text = text.replace('version = "', 'version = "demo-', 1)
+    path = folder / "demo-policy.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
+    from api.keys import create_key
     from etl.load import load_folder
     from etl.synth import generate
 
@@ -197,10 +211,18 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(_render_stats(graph_stats(store)))
         print()
         print(sample_customer_text(store))
+        keys = {role: create_key(store, role, f"demo-{role}")[1] for role in ("kiosk", "analyst")}
     finally:
         store.close()
     print(f"\ndemo ready in {time.monotonic() - started:.1f}s")
-    return 0
+    if args.no_serve:
+        return 0
+    os.environ["VOUCHGRAPH_POLICY"] = str(_demo_policy(folder))
+    print("\npolicy: the shipped one, with the missing graph model scored as neutral (demo only)")
+    for role, key in keys.items():
+        print(f"{role} key: {key}")
+    print(f"GraphiQL: http://{args.host}:{args.port}/graphql  (header Authorization: Bearer KEY)")
+    return cmd_serve(args)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -330,6 +352,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--customers", type=int, default=5_000)
     demo.add_argument("--seed", type=int, default=7)
     demo.add_argument("--out", default="data/demo-bank")
+    demo.add_argument("--host", default="127.0.0.1")
+    demo.add_argument("--port", type=int, default=8000)
+    demo.add_argument("--no-serve", action="store_true", help="stop after the summary")
     demo.set_defaults(func=cmd_demo)
     return parser
 
