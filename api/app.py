@@ -33,6 +33,7 @@ from strawberry.extensions import (
     MaxTokensLimiter,
     ParserCache,
     SchemaExtension,
+    ValidationCache,
 )
 from strawberry.http import GraphQLHTTPResponse
 
@@ -97,6 +98,7 @@ schema = Schema(
         lambda: MaxTokensLimiter(max_token_count=5000),
         lambda: AddValidationRules([CostLimitRule]),
         lambda: ParserCache(maxsize=256),
+        lambda: ValidationCache(maxsize=256),
         lambda: MaskErrors(should_mask_error=_typed, error_message="internal error"),
         OperationMetrics,
     ],

@@ -219,6 +219,13 @@ def test_too_deep_a_query_is_rejected(api: Any) -> None:
     assert body.get("data") is None
 
 
+def test_too_costly_a_query_is_rejected(api: Any) -> None:
+    costly = """query { candidateGuarantors(customerId: "B", business: CROSS_BORDER_TRANSFER,
+        first: 500) { customerId displayName paths { type kind source direction } } }"""
+    body = api.gql(costly).json()
+    assert body["errors"][0]["extensions"]["code"] == "COST_LIMIT_EXCEEDED"
+
+
 def test_graphql_over_http_conventions(api: Any) -> None:
     response = api.gql(
         'query { decision(id: "none") { id } }',
