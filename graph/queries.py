@@ -603,6 +603,10 @@ CREATE_ASSESSMENT = _q(
     CREATE (e:AuditEvent {id: $audit_id, ts: $now, actor: $actor, action: 'ASSESS',
                           subject_id: $customer_id, categories: $categories,
                           consent_ids: $consent_ids, reference: $id})
+    FOREACH (cid IN $candidates |
+        CREATE (:AuditEvent {id: $audit_id + ':' + cid, ts: $now, actor: $actor,
+                             action: 'READ_CANDIDATE', subject_id: cid,
+                             categories: ['relationships'], consent_ids: [], reference: $id}))
     RETURN a.id AS id
     """,
     {"customer_id": "C1", "id": "A1", "business": "INSURANCE_PURCHASE", "kiosk_id": "K1",
@@ -778,12 +782,19 @@ CREATE_DECISION = _q(
     CREATE (e:AuditEvent {id: $audit_id, ts: $now, actor: $actor, action: 'DECIDE',
                           subject_id: a.customer_id, categories: $categories,
                           consent_ids: $consent_ids, reference: d.id})
+    FOREACH (r IN $guarantor_reads |
+        CREATE (:AuditEvent {id: $audit_id + ':' + r.guarantor_id, ts: $now, actor: $actor,
+                             action: 'READ_GUARANTOR', subject_id: r.guarantor_id,
+                             categories: r.categories, consent_ids: [r.consent],
+                             reference: d.id}))
     RETURN properties(d) AS decision
     """,
     {"assessment_id": "A1", "id": "D1", "outcome": "ALLOW", "score": 10.0, "threshold": 60.0,
      "items": "[]", "reasons": [], "guarantor_ids": ["C2"], "vouch_ids": ["C2"],
      "policy_version": "v1", "model_version": None, "now": T, "audit_id": "E1",
-     "actor": "kiosk-1", "categories": ["credit"], "consent_ids": ["K1"]},
+     "actor": "kiosk-1", "categories": ["credit"], "consent_ids": ["K1"],
+     "guarantor_reads": [{"guarantor_id": "C2", "categories": ["credit"],
+                          "consent": "assist:R1"}]},
     write=True,
 )  # fmt: skip
 

@@ -714,6 +714,7 @@ class KioskFlow:
                 tuple(assessment["reasons"]),
                 (),
                 [],
+                [],
                 None,
             )
         requests = found["requests"]
@@ -738,16 +739,22 @@ class KioskFlow:
             categories,
             now,
         )
-        guarantors, read = [], []
+        guarantors, reads = [], []
         for request in confirmed:
             evidence, cats = self._guarantor_evidence(request, assessment["customer_id"], now)
             guarantors.append(evidence)
-            read += cats
+            reads.append(
+                {
+                    "guarantor_id": request["guarantor_id"],
+                    "categories": cats,
+                    "consent": f"assist:{request['id']}",
+                }
+            )
         decision = final_decision(applicant, guarantors, business, self.policy)
         items = decision.hard + decision.score.items
         if decision.score is not decision.customer:
             items += decision.customer.items + tuple(
-                Item(i.code, i.points, {**i.evidence, "guarantor": n})
+                Item(i.code, i.points, {**i.evidence, "guarantor_id": confirmed[n]["guarantor_id"]})
                 for n, g in enumerate(decision.guarantors)
                 for i in g.items
             )
@@ -762,8 +769,10 @@ class KioskFlow:
             items,
             decision.reasons,
             ids,
-            sorted(set(read)) + consent_ids,
+            sorted(categories),
+            consent_ids,
             ",".join(decision.model_versions) or None,
+            reads,
         )
 
     def _store_decision(
@@ -778,7 +787,9 @@ class KioskFlow:
         reasons: Sequence[str],
         guarantor_ids: Sequence[str],
         categories: list[str],
+        consent_ids: list[str],
         model_version: str | None,
+        guarantor_reads: Sequence[dict[str, Any]] = (),
     ) -> DecisionView:
         rows = self._run(
             q.CREATE_DECISION,
@@ -798,7 +809,8 @@ class KioskFlow:
                 "audit_id": _new_id("aud"),
                 "actor": actor.name,
                 "categories": categories,
-                "consent_ids": [],
+                "consent_ids": consent_ids,
+                "guarantor_reads": list(guarantor_reads),
             },
         )
         if not rows:

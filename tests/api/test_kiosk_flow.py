@@ -144,6 +144,30 @@ def test_guarantor_confirms_and_the_business_is_allowed(api: Any) -> None:
     assert summary == {"vouchesGiven": 1, "badVouchOutcomes": 0, "displayName": "W*** W**"}
 
 
+def test_every_decision_and_read_is_audited(api: Any) -> None:
+    from graph import queries as q
+
+    assessment, request_id = guarantor_flow(api, "G2")
+    confirm(api, request_id)
+    decision = api.data(DECIDE, {"id": assessment["id"]})["decide"]
+
+    def trail(who: str) -> list[dict[str, Any]]:
+        return [
+            r["event"] for r in api.store.run(q.AUDIT_TRAIL, {"subject_id": who, "limit": 1000})
+        ]
+
+    applicant = {(e["action"], e["reference"]) for e in trail("B")}
+    assert ("ASSESS", assessment["id"]) in applicant
+    assert ("DECIDE", decision["id"]) in applicant
+    read = [e for e in trail("G2") if e["reference"] == decision["id"]]
+    assert read[0]["action"] == "READ_GUARANTOR"
+    assert read[0]["consent_ids"] == [f"assist:{request_id}"]
+    assert "credit" in read[0]["categories"] and read[0]["actor"] == "test-kiosk"
+    assert any(e["action"] == "READ_CANDIDATE" for e in trail("G2"))
+    items = {i["code"] for i in decision["score"]["items"]}
+    assert {"COMBINED_CUSTOMER", "COMBINED_GUARANTORS"} <= items
+
+
 def test_combined_score_above_t2_refuses(api: Any) -> None:
     assessment, request_id = guarantor_flow(api, "G2")
     assert confirm(api, request_id, face=0.55).json()["data"]["respondAssistedAuth"]
