@@ -586,6 +586,17 @@ RELATED_CUSTOMERS = _q(
     {"id": "C1", "limit": 50},
 )
 
+# The kinship and social ties between an applicant and one guarantor.
+TIES_BETWEEN = _q(
+    "ties_between",
+    """
+    MATCH (c:Customer {id: $customer_id})-[r:KIN|SOCIAL]-(g:Customer {id: $guarantor_id})
+    RETURN type(r) AS type, r.kind AS kind, r.source AS source,
+           startNode(r) = g AS candidate_is_src
+    """,
+    {"customer_id": "C1", "guarantor_id": "C2"},
+)
+
 # --- kiosk decisions: workflow state (all of it in the store, so any replica serves any step) -
 
 CREATE_ASSESSMENT = _q(

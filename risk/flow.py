@@ -665,17 +665,14 @@ class KioskFlow:
         categories = set(request.get("consent_categories") or [])
         verification = json.loads(request.get("verification") or "{}")
         row = self._evidence_row(request["guarantor_id"], categories)
-        ties = [
-            r
-            for r in self._run(q.RELATED_CUSTOMERS, {"id": customer_id, "limit": 200})
-            if r["id"] == request["guarantor_id"]
-        ]
+        ties = self._run(
+            q.TIES_BETWEEN, {"customer_id": customer_id, "guarantor_id": request["guarantor_id"]}
+        )
         paths = tuple(
             RelationshipPath(
                 t["type"], t["kind"], t["source"], OUT if t["candidate_is_src"] else IN
             )
-            for r in ties
-            for t in r["ties"]
+            for t in ties
         )
         vouching = "vouching_history" in categories
         evidence = GuarantorEvidence(
