@@ -1,33 +1,31 @@
 """`vouchgraph load --bulk`: a first load into an empty FalkorDB graph through GRAPH.BULK.
 
 The folder is validated exactly as the incremental path validates it (same rules, same
-reference checks, same report), resolved in memory with the same last-row-wins semantics as the
-`MERGE` statements, and sent as binary blocks; the indexes and constraints are built after the
-data. The resulting graph is the one an incremental load of the same folder gives (a test
-compares them property by property).
+reference checks, same report) but kept as Arrow columns, resolved with the same semantics as
+the `MERGE` statements (the last row of a key wins; the newest credit wins), and sent as binary
+blocks built column by column; indexes and constraints are built after the data. The result is
+the graph an incremental load of the same folder gives (a test compares them property by
+property).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from etl import readers
-from etl.load import (
-    REFERENCES,
-    FileReport,
-    LoadReport,
-    graph_counts,
-    preflight,
-    validated_batches,
-)
+from etl.columnar import read_batches, typed_schema, validate_batch_table
+from etl.load import FileReport, LoadReport, graph_counts, preflight
 from etl.sources import SOURCES, Source
 from etl.transfers import TransferAggregate
 from etl.validate import RowError
 from graph.backends.falkor import FalkorStore
-from graph.backends.falkordb_bulk import EdgeBlock, NodeBlock, bulk_insert
+from graph.backends.falkordb_bulk import EdgeColumns, NodeColumns, bulk_insert_columns
 from graph.progress import Progress
 from graph.store import GraphStore
 
@@ -42,7 +40,7 @@ CUSTOMER_FIELDS = (
     "opened_at",
     "status",
 )
-MOVEMENT_FIELDS = {  # graph property <- movement row key (graph.queries.SET_MOVEMENT)
+MOVEMENT = {  # graph property <- movement column (as graph.queries.SET_MOVEMENT sets them)
     "movement_as_of": "as_of",
     "out_count_180d": "out_count",
     "out_total_180d": "out_total",
@@ -52,6 +50,29 @@ MOVEMENT_FIELDS = {  # graph property <- movement row key (graph.queries.SET_MOV
     "counterparties_180d": "counterparties",
     "out_count_30d": "out_count_30d",
     "out_total_30d": "out_total_30d",
+}
+# Which sources' fields must name a node of the same load, and which source holds those nodes.
+REFERENCES: dict[str, tuple[tuple[str, str, str, str], ...]] = {
+    # source: ((field, target source, target key, what), ...)
+    "relations": (
+        ("src_id", "customers", "customer_id", "customer"),
+        ("dst_id", "customers", "customer_id", "customer"),
+    ),
+    "transfers": (
+        ("src_id", "customers", "customer_id", "customer"),
+        ("dst_id", "customers", "customer_id", "customer"),
+    ),
+    "phones": (("customer_id", "customers", "customer_id", "customer"),),
+    "devices": (("customer_id", "customers", "customer_id", "customer"),),
+    "apps": (("device_id", "devices", "device_id", "device"),),
+    "rejections": (("customer_id", "customers", "customer_id", "customer"),),
+    "credit": (("customer_id", "customers", "customer_id", "customer"),),
+    "consents": (("customer_id", "customers", "customer_id", "customer"),),
+    "vouches": (
+        ("guarantor_id", "customers", "customer_id", "customer"),
+        ("customer_id", "customers", "customer_id", "customer"),
+    ),
+    "labels": (("customer_id", "customers", "customer_id", "customer"),),
 }
 
 
@@ -64,276 +85,354 @@ def bulk_supported(store: GraphStore) -> str | None:
     return None
 
 
-class _Table:
-    """Nodes of one label keyed by id, with last-row-wins properties, in insertion order."""
-
-    def __init__(self, label: str, key: str, properties: tuple[str, ...]) -> None:
-        self.label, self.key, self.properties = label, key, properties
-        self.rows: dict[str, dict[str, Any]] = {}
-
-    def merge(self, key: str, props: dict[str, Any], keep_old_if_none: tuple[str, ...] = ()):
-        node = self.rows.setdefault(key, {})
-        for name, value in props.items():
-            if value is None and name in keep_old_if_none:
-                continue
-            node[name] = value
-
-    def block(self) -> NodeBlock:
-        props = (self.key, *self.properties)
-        rows = [(key, *(node.get(p) for p in self.properties)) for key, node in self.rows.items()]
-        return NodeBlock(self.label, props, rows)
+def last_by_key(table: pa.Table, keys: Sequence[str], order: str = "_order") -> pa.Table:
+    """One row per key: the one with the largest `order` (the last row wins), in that order."""
+    if table.num_rows == 0:
+        return table
+    latest = table.group_by(list(keys), use_threads=False).aggregate([(order, "max")])
+    positions = pc.index_in(latest[f"{order}_max"], value_set=table[order])
+    return table.take(positions.take(pc.sort_indices(positions)))
 
 
-class _Bulk:
-    """The whole folder, resolved in memory into node tables and relationship maps."""
+def _renumber(table: pa.Table) -> pa.Table:
+    return table.set_column(
+        table.schema.get_field_index("_order"),
+        "_order",
+        pa.array(np.arange(table.num_rows, dtype=np.int64)),
+    )
+
+
+def _last_non_null(table: pa.Table, key: str, column: str) -> pa.Table:
+    """Per key, the last non-null value of `column` (what `coalesce(r.x, n.x)` leaves)."""
+    present = table.filter(pc.is_valid(table[column]))
+    return last_by_key(present, [key]).select([key, column])
+
+
+def _left_join(left: pa.Table, right: pa.Table, key: str, right_key: str | None = None) -> pa.Table:
+    if right.num_rows == 0:
+        for name in right.column_names:
+            if name != (right_key or key):
+                left = left.append_column(
+                    name, pa.nulls(left.num_rows, right.schema.field(name).type)
+                )
+        return left
+    return left.join(
+        right, keys=key, right_keys=right_key or key, join_type="left outer", use_threads=False
+    )
+
+
+class _Folder:
+    """The validated sources of one folder, as Arrow tables with `_line` and `_order`."""
 
     def __init__(self) -> None:
-        self.customers = _Table(
-            "Customer",
-            "id",
-            (
-                *CUSTOMER_FIELDS,
-                "credit_grade",
-                "credit_score",
-                "credit_as_of",
-                "fraud_label",
-                "fraud_kind",
-                "label_ts",
-                *MOVEMENT_FIELDS,
-            ),
-        )
-        self.phones = _Table(
-            "Phone", "number", ("abnormal", "abnormal_category", "abnormal_listed_at")
-        )
-        self.devices = _Table("Device", "id", ("model",))
-        self.apps = _Table(
-            "App", "id", ("name", "abnormal", "abnormal_category", "abnormal_listed_at")
-        )
-        self.blacklist = _Table(
-            "BlacklistEntry", "id", ("customer_id", "id_number", "reason", "listed_at")
-        )
-        self.rejections = _Table("Rejection", "id", ("business", "reason_code", "ts"))
-        self.consents = _Table("Consent", "id", ("category", "granted", "ts", "expires_at"))
-        # relationship type -> {(src key, dst key, *merge key): properties}
-        self.edges: dict[str, dict[tuple[Any, ...], dict[str, Any]]] = {}
-        self.transfers = TransferAggregate()
-        self.transfer_batch = ""
+        self.tables: dict[str, pa.Table] = {}
 
-    def edge(self, rel: str, key: tuple[Any, ...], props: dict[str, Any]) -> None:
-        self.edges.setdefault(rel, {})[key] = props
+    def table(self, source: Source) -> pa.Table:
+        found = self.tables.get(source.name)
+        if found is not None:
+            return found
+        schema = typed_schema(source).append(pa.field("_line", pa.int64()))
+        return schema.append(pa.field("_order", pa.int64())).empty_table()
 
-    def known(self, label_query_name: str) -> set[str]:
-        table = {
-            "existing_customers": self.customers,
-            "existing_phones": self.phones,
-            "existing_devices": self.devices,
-        }[label_query_name]
-        return set(table.rows)
+    def read(self, source: Source, path: Path, report: FileReport, progress: bool) -> None:
+        parts: list[pa.Table] = []
+        with Progress(f"read {path.name}", enabled=progress) as bar:
+            for batch, lines, unsplittable in read_batches(path, source):
+                table, errors = validate_batch_table(source, path.name, batch, lines)
+                for error in sorted(unsplittable + errors, key=lambda e: e.line):
+                    report.reject(error)
+                report.rows_read += batch.num_rows + len(unsplittable)
+                parts.append(table)
+                bar.update(batch.num_rows)
+        table = pa.concat_tables(parts) if parts else self.table(source).drop(["_order"])
+        table = table.sort_by("_line")  # rows the row rules accepted came after the batch
+        table = table.append_column("_order", pa.array(np.arange(table.num_rows, dtype=np.int64)))
+        table = self._check_references(source, table, report)
+        report.rows_loaded = table.num_rows
+        self.tables[source.name] = table
 
-    def add(self, source: str, row: dict[str, Any]) -> None:
-        r = row
-        if source == "customers":
-            self.customers.merge(r["customer_id"], {f: r[f] for f in CUSTOMER_FIELDS})
-        elif source == "relations":
-            self.edge(
-                r["category"],
-                (r["src_id"], r["dst_id"], r["kind"], r["source"]),
-                {"kind": r["kind"], "source": r["source"], "since": r["since"]},
-            )
-        elif source == "transfers":
-            self.transfers.add(r)
-        elif source == "phones":
-            self.phones.merge(r["phone_number"], {})
-            self.edge("USES_PHONE", (r["customer_id"], r["phone_number"]), {"since": r["since"]})
-        elif source == "calls":
-            self.phones.merge(r["phone_number"], {})
-            self.phones.merge(r["counterpart_number"], {})
-            self.edge(
-                "CONTACTED",
-                (r["phone_number"], r["counterpart_number"], r["kind"]),
-                {
-                    "kind": r["kind"],
-                    "count": r["count"],
-                    "first_ts": r["first_ts"],
-                    "last_ts": r["last_ts"],
-                },
-            )
-        elif source == "devices":
-            self.devices.merge(r["device_id"], {"model": r["model"]}, keep_old_if_none=("model",))
-            self.edge(
-                "USES_DEVICE",
-                (r["customer_id"], r["device_id"]),
-                {"first_seen": r["first_seen"], "last_seen": r["last_seen"]},
-            )
-        elif source == "apps":
-            self.apps.merge(r["app_id"], {"name": r["app_name"]}, keep_old_if_none=("name",))
-            self.edge("HAS_APP", (r["device_id"], r["app_id"]), {"installed_at": r["installed_at"]})
-        elif source == "abnormal_numbers":
-            self.phones.merge(
-                r["phone_number"],
-                {
-                    "abnormal": True,
-                    "abnormal_category": r["category"],
-                    "abnormal_listed_at": r["listed_at"],
-                },
-            )
-        elif source == "abnormal_apps":
-            self.apps.merge(
-                r["app_id"],
-                {
-                    "abnormal": True,
-                    "abnormal_category": r["category"],
-                    "abnormal_listed_at": r["listed_at"],
-                },
-            )
-        elif source == "blacklist":
-            self.blacklist.merge(
-                r["entry_id"],
-                {k: r[k] for k in ("customer_id", "id_number", "reason", "listed_at")},
-            )
-            self.edge("_BLACKLIST_ROW", (r["entry_id"], r["customer_id"], r["id_number"]), {})
-        elif source == "rejections":
-            self.rejections.merge(
-                r["rejection_id"],
-                {"business": r["business"], "reason_code": r["reason_code"], "ts": r["ts"]},
-            )
-            self.edge("WAS_REJECTED", (r["customer_id"], r["rejection_id"]), {})
-        elif source == "credit":
-            current = self.customers.rows[r["customer_id"]]
-            if current.get("credit_as_of") is None or current["credit_as_of"] <= r["as_of"]:
-                self.customers.merge(
-                    r["customer_id"],
-                    {
-                        "credit_grade": r["grade"],
-                        "credit_score": r["score"],
-                        "credit_as_of": r["as_of"],
-                    },
-                )
-        elif source == "consents":
-            self.consents.merge(
-                r["consent_id"],
-                {
-                    "category": r["category"],
-                    "granted": r["granted"],
-                    "ts": r["ts"],
-                    "expires_at": r["expires_at"],
-                },
-            )
-            self.edge("GAVE_CONSENT", (r["customer_id"], r["consent_id"]), {})
-        elif source == "vouches":
-            self.edge(
-                "VOUCHED_FOR",
-                (r["guarantor_id"], r["customer_id"], r["vouch_id"]),
-                {
-                    "id": r["vouch_id"],
-                    "business": r["business"],
-                    "ts": r["ts"],
-                    "outcome": r["outcome"],
-                    "outcome_ts": r["outcome_ts"],
-                },
-            )
-        elif source == "labels":
-            self.customers.merge(
-                r["customer_id"],
-                {"fraud_label": r["label"], "fraud_kind": r["kind"], "label_ts": r["ts"]},
-            )
-
-    def finish_transfers(self) -> None:
-        for m in self.transfers.movement_rows():
-            node = self.customers.rows[m["customer_id"]]
-            if node.get("movement_as_of") is None or node["movement_as_of"] <= m["as_of"]:
-                node.update({prop: m[key] for prop, key in MOVEMENT_FIELDS.items()})
-
-    def blocks(self) -> tuple[list[NodeBlock], list[EdgeBlock]]:
-        tables = (
-            self.customers,
-            self.phones,
-            self.devices,
-            self.apps,
-            self.blacklist,
-            self.rejections,
-            self.consents,
-        )
-        index: dict[str, dict[str, int]] = {}
-        offset = 0
-        for table in tables:
-            index[table.label] = {key: offset + i for i, key in enumerate(table.rows)}
-            offset += len(table.rows)
-        cust, phone, device = index["Customer"], index["Phone"], index["Device"]
-        ends = {  # relationship type -> (source node index, destination node index)
-            "KIN": (cust, cust),
-            "SOCIAL": (cust, cust),
-            "USES_PHONE": (cust, phone),
-            "CONTACTED": (phone, phone),
-            "USES_DEVICE": (cust, device),
-            "HAS_APP": (device, index["App"]),
-            "WAS_REJECTED": (cust, index["Rejection"]),
-            "GAVE_CONSENT": (cust, index["Consent"]),
-            "VOUCHED_FOR": (cust, cust),
-        }
-        edges: list[EdgeBlock] = []
-        for rel, (src_index, dst_index) in ends.items():
-            found = self.edges.get(rel, {})
-            names = tuple(next(iter(found.values()), {}).keys())
-            rows = [
-                (src_index[k[0]], dst_index[k[1]], *(p[n] for n in names)) for k, p in found.items()
-            ]
-            edges.append(EdgeBlock(rel, names, sorted(rows, key=lambda row: row[0])))
-        edges.append(self._transferred(cust))
-        edges.append(self._blacklisted(cust, index["BlacklistEntry"]))
-        return [t.block() for t in tables], edges
-
-    def _transferred(self, cust: dict[str, int]) -> EdgeBlock:
-        cols = self.transfers.pair_columns()
-        ids = self.transfers.ids
-        rows = [
-            (cust[ids[s]], cust[ids[d]], c, round(t, 2), m, f, la, [self.transfer_batch])
-            for s, d, c, t, m, f, la in zip(
-                cols["src"].tolist(),
-                cols["dst"].tolist(),
-                cols["count"].tolist(),
-                cols["total"].tolist(),
-                cols["max_amount"].tolist(),
-                cols["first_ts"].tolist(),
-                cols["last_ts"].tolist(),
-                strict=True,
-            )
-        ]
-        rows.sort(key=lambda row: row[0])
-        names = ("count", "total", "max_amount", "first_ts", "last_ts", "batches")
-        return EdgeBlock("TRANSFERRED", names, rows)
-
-    def _blacklisted(self, cust: dict[str, int], entries: dict[str, int]) -> EdgeBlock:
-        by_id_number: dict[str, list[str]] = {}
-        for cid, node in self.customers.rows.items():
-            if node.get("id_number"):
-                by_id_number.setdefault(node["id_number"], []).append(cid)
-        pairs: set[tuple[int, int]] = set()
-        for entry_id, customer_id, id_number in self.edges.get("_BLACKLIST_ROW", {}):
-            named = [customer_id] if customer_id in cust else []
-            named += by_id_number.get(id_number or "", [])
-            pairs.update((cust[c], entries[entry_id]) for c in named)
-        return EdgeBlock("BLACKLISTED_AS", (), sorted(pairs))
-
-
-def _check_local(
-    source: Source, rows: list[tuple[int, dict[str, Any]]], bulk: _Bulk, report: FileReport
-) -> Iterable[tuple[int, dict[str, Any]]]:
-    checks = [
-        (f, bulk.known(query.name), what) for f, query, what in REFERENCES.get(source.name, ())
-    ]
-    for line, row in rows:
-        for field_name, known, what in checks:
-            if row[field_name] not in known:
-                shown = "" if source.field(field_name).personal else f" {row[field_name]!r}"
-                report.reject(
-                    RowError(
-                        report.file or "", line, field_name, f"no such {what}{shown} in the graph"
+    def _check_references(self, source: Source, table: pa.Table, report: FileReport) -> pa.Table:
+        for field_name, target, key, what in REFERENCES.get(source.name, ()):
+            known = self.table(next(s for s in SOURCES if s.name == target))[key]
+            found = pc.is_in(table[field_name], value_set=known.combine_chunks())
+            missing = pc.invert(pc.fill_null(found, False))
+            if pc.any(missing).as_py():
+                bad = table.filter(missing)
+                personal = source.field(field_name).personal
+                for line, value in zip(
+                    bad["_line"].to_pylist(), bad[field_name].to_pylist(), strict=True
+                ):
+                    shown = "" if personal else f" {value!r}"
+                    report.reject(
+                        RowError(
+                            report.file or "",
+                            line,
+                            field_name,
+                            f"no such {what}{shown} in the graph",
+                        )
                     )
-                )
-                break
-        else:
-            yield line, row
+                table = _renumber(table.filter(pc.invert(missing)))
+        return table
+
+
+def _customers(folder: _Folder, transfers: TransferAggregate | None) -> pa.Table:
+    src = {s.name: s for s in SOURCES}
+    customers = last_by_key(folder.table(src["customers"]), ["customer_id"])
+    customers = customers.select(["customer_id", *CUSTOMER_FIELDS])
+    credit = folder.table(src["credit"])
+    if credit.num_rows:  # newest as_of wins, then the later row
+        credit = _renumber(credit.sort_by([("as_of", "ascending"), ("_order", "ascending")]))
+    credit = last_by_key(credit, ["customer_id"]).select(["customer_id", "grade", "score", "as_of"])
+    credit = credit.rename_columns(["customer_id", "credit_grade", "credit_score", "credit_as_of"])
+    labels = last_by_key(folder.table(src["labels"]), ["customer_id"])
+    labels = labels.select(["customer_id", "label", "kind", "ts"]).rename_columns(
+        ["customer_id", "fraud_label", "fraud_kind", "label_ts"]
+    )
+    table = _left_join(_left_join(customers, credit, "customer_id"), labels, "customer_id")
+    cols = transfers.movement_columns() if transfers is not None else {}
+    movement = pa.table(
+        {
+            "customer_id": pa.array(cols.get("customer_id", []), pa.string()),
+            **{
+                prop: pa.array(cols[c]) if cols else pa.array([], pa.float64())
+                for prop, c in MOVEMENT.items()
+            },
+        }
+    )
+    table = _left_join(table, movement, "customer_id")
+    return table.rename_columns(["id" if n == "customer_id" else n for n in table.column_names])
+
+
+def _keyed(table: pa.Table, key: str, props: Sequence[str]) -> pa.Table:
+    return table.select([key, *props]).rename_columns(
+        ["id" if n == key else n for n in [key, *props]]
+    )
+
+
+def _nodes(folder: _Folder, transfers: TransferAggregate | None) -> list[NodeColumns]:
+    t = {s.name: folder.table(s) for s in SOURCES}
+    string = pa.string()
+    # Phones: every number named anywhere; abnormal ones carry the list's facts.
+    numbers = pc.unique(
+        pa.chunked_array(
+            [
+                *t["phones"]["phone_number"].chunks,
+                *t["calls"]["phone_number"].chunks,
+                *t["calls"]["counterpart_number"].chunks,
+                *t["abnormal_numbers"]["phone_number"].chunks,
+            ],
+            type=string,
+        )
+    )
+    abnormal = last_by_key(t["abnormal_numbers"], ["phone_number"])
+    abnormal = abnormal.select(["phone_number", "category", "listed_at"]).rename_columns(
+        ["number", "abnormal_category", "abnormal_listed_at"]
+    )
+    abnormal = abnormal.append_column("abnormal", pa.array([True] * abnormal.num_rows))
+    phones = _left_join(pa.table({"number": numbers}), abnormal, "number")
+    phones = phones.select(["number", "abnormal", "abnormal_category", "abnormal_listed_at"])
+    devices = pa.table({"device_id": pc.unique(t["devices"]["device_id"].combine_chunks())})
+    devices = _left_join(
+        devices, _last_non_null(t["devices"], "device_id", "model"), "device_id"
+    ).rename_columns(["id", "model"])
+    app_ids = pc.unique(
+        pa.chunked_array(
+            [*t["apps"]["app_id"].chunks, *t["abnormal_apps"]["app_id"].chunks], type=string
+        )
+    )
+    names = _last_non_null(t["apps"], "app_id", "app_name").rename_columns(["app_id", "name"])
+    bad_apps = (
+        last_by_key(t["abnormal_apps"], ["app_id"])
+        .select(["app_id", "category", "listed_at"])
+        .rename_columns(["app_id", "abnormal_category", "abnormal_listed_at"])
+    )
+    bad_apps = bad_apps.append_column("abnormal", pa.array([True] * bad_apps.num_rows))
+    apps = _left_join(
+        _left_join(pa.table({"app_id": app_ids}), names, "app_id"), bad_apps, "app_id"
+    )
+    apps = _keyed(apps, "app_id", ["name", "abnormal", "abnormal_category", "abnormal_listed_at"])
+    blacklist = _keyed(
+        last_by_key(t["blacklist"], ["entry_id"]),
+        "entry_id",
+        ["customer_id", "id_number", "reason", "listed_at"],
+    )
+    rejections = _keyed(
+        last_by_key(t["rejections"], ["rejection_id"]),
+        "rejection_id",
+        ["business", "reason_code", "ts"],
+    )
+    consents = _keyed(
+        last_by_key(t["consents"], ["consent_id"]),
+        "consent_id",
+        ["category", "granted", "ts", "expires_at"],
+    )
+    return [
+        NodeColumns("Customer", _customers(folder, transfers)),
+        NodeColumns("Phone", phones),
+        NodeColumns("Device", devices),
+        NodeColumns("App", apps),
+        NodeColumns("BlacklistEntry", blacklist),
+        NodeColumns("Rejection", rejections),
+        NodeColumns("Consent", consents),
+    ]
+
+
+class _Ids:
+    """Global node ids: each label's keys in the order its nodes are sent."""
+
+    def __init__(self, nodes: Sequence[NodeColumns]) -> None:
+        self.keys: dict[str, tuple[pa.Array, int]] = {}
+        offset = 0
+        for block in nodes:
+            key = "number" if block.label == "Phone" else "id"
+            self.keys[block.label] = (block.table[key].combine_chunks(), offset)
+            offset += block.table.num_rows
+
+    def of(self, label: str, values: pa.ChunkedArray | pa.Array) -> np.ndarray:
+        keys, offset = self.keys[label]
+        positions = pc.index_in(values, value_set=keys)
+        return positions.to_numpy(zero_copy_only=False).astype(np.int64) + offset
+
+
+def _edge(
+    ids: _Ids,
+    rel: str,
+    table: pa.Table,
+    src: tuple[str, str],
+    dst: tuple[str, str],
+    props: Sequence[str],
+) -> EdgeColumns:
+    return EdgeColumns(
+        rel, ids.of(src[0], table[src[1]]), ids.of(dst[0], table[dst[1]]), table.select(list(props))
+    )
+
+
+def _edges(
+    folder: _Folder,
+    ids: _Ids,
+    nodes: list[NodeColumns],
+    transfers: TransferAggregate | None,
+    batch: str,
+) -> list[EdgeColumns]:
+    t = {s.name: folder.table(s) for s in SOURCES}
+    c = "Customer"
+    relations = last_by_key(t["relations"], ["src_id", "dst_id", "category", "kind", "source"])
+    vouches = last_by_key(t["vouches"], ["guarantor_id", "customer_id", "vouch_id"])
+    vouches = vouches.rename_columns(["id" if n == "vouch_id" else n for n in vouches.column_names])
+    edges = [
+        _edge(
+            ids,
+            category,
+            relations.filter(pc.equal(relations["category"], category)),
+            (c, "src_id"),
+            (c, "dst_id"),
+            ("kind", "source", "since"),
+        )
+        for category in ("KIN", "SOCIAL")
+    ]
+    edges += [
+        _edge(
+            ids,
+            "USES_PHONE",
+            last_by_key(t["phones"], ["customer_id", "phone_number"]),
+            (c, "customer_id"),
+            ("Phone", "phone_number"),
+            ("since",),
+        ),
+        _edge(
+            ids,
+            "CONTACTED",
+            last_by_key(t["calls"], ["phone_number", "counterpart_number", "kind"]),
+            ("Phone", "phone_number"),
+            ("Phone", "counterpart_number"),
+            ("kind", "count", "first_ts", "last_ts"),
+        ),
+        _edge(
+            ids,
+            "USES_DEVICE",
+            last_by_key(t["devices"], ["customer_id", "device_id"]),
+            (c, "customer_id"),
+            ("Device", "device_id"),
+            ("first_seen", "last_seen"),
+        ),
+        _edge(
+            ids,
+            "HAS_APP",
+            last_by_key(t["apps"], ["device_id", "app_id"]),
+            ("Device", "device_id"),
+            ("App", "app_id"),
+            ("installed_at",),
+        ),
+        _edge(
+            ids,
+            "WAS_REJECTED",
+            last_by_key(t["rejections"], ["customer_id", "rejection_id"]),
+            (c, "customer_id"),
+            ("Rejection", "rejection_id"),
+            (),
+        ),
+        _edge(
+            ids,
+            "GAVE_CONSENT",
+            last_by_key(t["consents"], ["customer_id", "consent_id"]),
+            (c, "customer_id"),
+            ("Consent", "consent_id"),
+            (),
+        ),
+        _edge(
+            ids,
+            "VOUCHED_FOR",
+            vouches,
+            (c, "guarantor_id"),
+            (c, "customer_id"),
+            ("id", "business", "ts", "outcome", "outcome_ts"),
+        ),
+    ]
+    edges.append(_blacklisted(t["blacklist"], nodes[0].table, ids))
+    if transfers is not None:
+        pairs = transfers.pair_columns()
+        customer_ids = pa.array(transfers.ids, pa.string())
+        props = pa.table(
+            {
+                "count": pairs["count"],
+                "total": pairs["total"],
+                "max_amount": pairs["max_amount"],
+                "first_ts": pairs["first_ts"],
+                "last_ts": pairs["last_ts"],
+                "batches": pa.array([[batch]] * len(pairs["count"]), pa.list_(pa.string())),
+            }
+        )
+        edges.append(
+            EdgeColumns(
+                "TRANSFERRED",
+                ids.of(c, customer_ids.take(pairs["src"])),
+                ids.of(c, customer_ids.take(pairs["dst"])),
+                props,
+            )
+        )
+    return edges
+
+
+def _blacklisted(rows: pa.Table, customers: pa.Table, ids: _Ids) -> EdgeColumns:
+    """Every customer an entry names, by id or by ID number (each version of the entry)."""
+    by_id = rows.filter(pc.is_in(rows["customer_id"], value_set=customers["id"].combine_chunks()))
+    by_id = by_id.select(["customer_id", "entry_id"])
+    named = rows.filter(pc.is_valid(rows["id_number"])).select(["id_number", "entry_id"])
+    people = customers.select(["id", "id_number"]).filter(pc.is_valid(customers["id_number"]))
+    by_number = named.join(people, keys="id_number", join_type="inner", use_threads=False)
+    pairs = pa.concat_tables(
+        [
+            by_id.rename_columns(["customer_id", "entry_id"]),
+            by_number.select(["id", "entry_id"]).rename_columns(["customer_id", "entry_id"]),
+        ]
+    )
+    pairs = pairs.group_by(["customer_id", "entry_id"], use_threads=False).aggregate([])
+    return EdgeColumns(
+        "BLACKLISTED_AS",
+        ids.of("Customer", pairs["customer_id"]),
+        ids.of("BlacklistEntry", pairs["entry_id"]),
+        None,
+    )
 
 
 def bulk_load(store: GraphStore, folder: Path, progress: bool = True) -> LoadReport:
@@ -343,7 +442,7 @@ def bulk_load(store: GraphStore, folder: Path, progress: bool = True) -> LoadRep
     started = time.monotonic()
     report = LoadReport(str(folder), store.backend, "bulk")
     files = preflight(folder)
-    bulk = _Bulk()
+    data = _Folder()
     for source in SOURCES:
         path = files.get(source.name)
         if path is None:
@@ -351,18 +450,18 @@ def bulk_load(store: GraphStore, folder: Path, progress: bool = True) -> LoadRep
             continue
         file_report = FileReport(source.name, path.name)
         file_started = time.monotonic()
-        with Progress(f"read {path.name}", enabled=progress) as bar:
-            for valid, batch_len in validated_batches(path, source, file_report):
-                for _line, row in _check_local(source, valid, bulk, file_report):
-                    bulk.add(source.name, row)
-                    file_report.rows_loaded += 1
-                bar.update(batch_len)
-        if source.name == "transfers":
-            bulk.transfer_batch = readers.digest(path)
-            bulk.finish_transfers()
+        data.read(source, path, file_report, progress)
         file_report.seconds = round(time.monotonic() - file_started, 3)
         report.files.append(file_report)
-    nodes, edges = bulk.blocks()
+    transfers = None
+    batch = ""
+    if "transfers" in files:
+        t = data.tables["transfers"]
+        transfers = TransferAggregate.from_columns(t["src_id"], t["dst_id"], t["ts"], t["amount"])
+        batch = readers.digest(files["transfers"])
+    nodes = _nodes(data, transfers)
+    edges = _edges(data, _Ids(nodes), nodes, transfers, batch)
+    data.tables.clear()
     with Progress("bulk insert", unit="entities", enabled=progress) as bar:
         seen: dict[str, int] = {}
 
@@ -370,14 +469,10 @@ def bulk_load(store: GraphStore, folder: Path, progress: bool = True) -> LoadRep
             bar.update(count - seen.get(kind, 0))
             seen[kind] = count
 
-        bulk_insert(
-            store.connection,
-            store.graph_name,
-            nodes,
-            edges,
-            progress=on_progress,
-            max_buffer_bytes=256 << 20,
-        )
+        with store.aof_rewrite_paused():
+            bulk_insert_columns(
+                store.connection, store.graph_name, nodes, edges, progress=on_progress
+            )
     store.ensure_schema()
     report.nodes_after, report.relationships_after = graph_counts(store)
     report.seconds = round(time.monotonic() - started, 3)

@@ -94,9 +94,19 @@ def _screen(field: Field, col: pa.Array) -> tuple[pa.Array, pa.Array]:
     return typed, ok
 
 
-def validate_batch(source: Source, file: str, batch: pa.RecordBatch, lines: np.ndarray
-                   ) -> tuple[Rows, list[RowError]]:  # fmt: skip
-    """Typed rows that pass (with their lines) and the errors of those that do not."""
+ARROW_TYPES = {"str": pa.string(), "enum": pa.string(), "int": pa.int64(),
+               "float": pa.float64(), "bool": pa.bool_(), "time": pa.int64()}  # fmt: skip
+
+
+def typed_schema(source: Source) -> pa.Schema:
+    """The Arrow schema of a source's validated rows (times as epoch milliseconds)."""
+    return pa.schema([(f.name, ARROW_TYPES[f.kind]) for f in source.fields])
+
+
+def _screen_batch(
+    source: Source, file: str, batch: pa.RecordBatch, lines: np.ndarray
+) -> tuple[pa.Table, np.ndarray, Rows, list[RowError]]:
+    """(typed rows the screen passed, their lines, rows the row rules accepted, errors)."""
     n = batch.num_rows
     names = set(batch.schema.names)
     raw: dict[str, pa.Array] = {}
@@ -112,9 +122,8 @@ def validate_batch(source: Source, file: str, batch: pa.RecordBatch, lines: np.n
     for rule in ROW_RULES.get(source.name, ()):
         ok = pc.and_(ok, pc.fill_null(rule.passes(typed), False))
     mask = np.asarray(ok.to_numpy(zero_copy_only=False), dtype=bool)
-    table = pa.table({f.name: typed[f.name] for f in source.fields})
-    good_lines = lines[mask].tolist()
-    rows: Rows = list(zip(good_lines, table.filter(pa.array(mask)).to_pylist(), strict=True))
+    table = pa.table([typed[f.name] for f in source.fields], schema=typed_schema(source))
+    slow: Rows = []
     errors: list[RowError] = []
     for i in np.flatnonzero(~mask).tolist():
         line = int(lines[i])
@@ -122,8 +131,27 @@ def validate_batch(source: Source, file: str, batch: pa.RecordBatch, lines: np.n
         if isinstance(checked, RowError):
             errors.append(checked)
         else:
-            rows.append((line, checked))
-    return rows, errors
+            slow.append((line, checked))
+    return table.filter(pa.array(mask)), lines[mask], slow, errors
+
+
+def validate_batch(source: Source, file: str, batch: pa.RecordBatch, lines: np.ndarray
+                   ) -> tuple[Rows, list[RowError]]:  # fmt: skip
+    """Typed rows that pass (with their lines) and the errors of those that do not."""
+    fast, fast_lines, slow, errors = _screen_batch(source, file, batch, lines)
+    rows: Rows = list(zip(fast_lines.tolist(), fast.to_pylist(), strict=True))
+    return rows + slow, errors
+
+
+def validate_batch_table(source: Source, file: str, batch: pa.RecordBatch, lines: np.ndarray
+                         ) -> tuple[pa.Table, list[RowError]]:  # fmt: skip
+    """The rows that pass as one typed Arrow table with a `_line` column, and the errors."""
+    fast, fast_lines, slow, errors = _screen_batch(source, file, batch, lines)
+    if slow:
+        extra = pa.Table.from_pylist([row for _line, row in slow], schema=typed_schema(source))
+        fast = pa.concat_tables([fast, extra])
+        fast_lines = np.concatenate([fast_lines, np.array([ln for ln, _ in slow], np.int64)])
+    return fast.append_column("_line", pa.array(fast_lines, pa.int64())), errors
 
 
 def read_batches(path: Path, source: Source

@@ -11,6 +11,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 DAY_MS = 86_400_000
 WINDOW_DAYS = 180
@@ -32,6 +34,36 @@ class TransferAggregate:
             i = self._index[customer_id] = len(self.ids)
             self.ids.append(customer_id)
         return i
+
+    @classmethod
+    def from_columns(
+        cls,
+        src: pa.ChunkedArray,
+        dst: pa.ChunkedArray,
+        ts: pa.ChunkedArray,
+        amount: pa.ChunkedArray,
+    ) -> TransferAggregate:
+        """An aggregate of whole validated columns at once (the bulk path)."""
+        aggregate = cls()
+        ids = pc.unique(
+            pa.concat_arrays([*src.chunks, *dst.chunks])
+            if src.num_chunks
+            else pa.array([], pa.string())
+        )
+        aggregate.ids = ids.to_pylist()
+        aggregate._index = {}  # ids are final: nothing more is added
+        for column, values in (
+            (aggregate._src, pc.index_in(src, value_set=ids)),
+            (aggregate._dst, pc.index_in(dst, value_set=ids)),
+            (aggregate._ts, ts),
+            (aggregate._amount, amount),
+        ):
+            column.frombytes(
+                np.ascontiguousarray(values.to_numpy())
+                .astype(np.float64 if column.typecode == "d" else np.int64)
+                .tobytes()
+            )
+        return aggregate
 
     def add(self, row: dict[str, Any]) -> None:
         self._src.append(self._idx(row["src_id"]))
@@ -74,7 +106,7 @@ class TransferAggregate:
             "src": src[order][starts],
             "dst": dst[order][starts],
             "count": counts,
-            "total": np.add.reduceat(amount[order], starts),
+            "total": np.round(np.add.reduceat(amount[order], starts), 2),
             "max_amount": np.maximum.reduceat(amount[order], starts),
             "first_ts": np.minimum.reduceat(ts[order], starts),
             "last_ts": np.maximum.reduceat(ts[order], starts),
@@ -98,46 +130,50 @@ class TransferAggregate:
                 "src_id": ids[s],
                 "dst_id": ids[d],
                 "count": c,
-                "total": round(t, 2),
+                "total": t,
                 "max_amount": m,
                 "first_ts": f,
                 "last_ts": la,
                 "batch": batch,
             }
 
-    def movement_rows(self) -> list[dict[str, Any]]:
-        """Per customer in this file: movements in the 180 (and 30) days before its newest
-        transfer, the file's as-of time."""
+    def movement_columns(self) -> dict[str, Any]:
+        """Per customer in this file (`customer_id` list, the rest numpy arrays): movements
+        in the 180 (and 30) days before its newest transfer, the file's as-of time."""
         src, dst, ts, amount = self.arrays()
         if not len(ts):
-            return []
+            return {}
         n = len(self.ids)
         as_of = int(ts.max())
         window = ts >= as_of - WINDOW_DAYS * DAY_MS
         short = ts >= as_of - SHORT_WINDOW_DAYS * DAY_MS
         s_w, d_w, a_w = src[window], dst[window], amount[window]
-        out_count = np.bincount(s_w, minlength=n)
-        out_total = np.bincount(s_w, weights=a_w, minlength=n)
-        in_count = np.bincount(d_w, minlength=n)
-        in_total = np.bincount(d_w, weights=a_w, minlength=n)
         max_out = np.zeros(n)
         np.maximum.at(max_out, s_w, a_w)
         pairs = np.unique(s_w * n + d_w)
-        counterparties = np.bincount(pairs // n, minlength=n)
-        out_count_30 = np.bincount(src[short], minlength=n)
-        out_total_30 = np.bincount(src[short], weights=amount[short], minlength=n)
+        return {
+            "customer_id": self.ids,
+            "as_of": np.full(n, as_of, dtype=np.int64),
+            "out_count": np.bincount(s_w, minlength=n),
+            "out_total": np.round(np.bincount(s_w, weights=a_w, minlength=n), 2),
+            "in_count": np.bincount(d_w, minlength=n),
+            "in_total": np.round(np.bincount(d_w, weights=a_w, minlength=n), 2),
+            "max_out": max_out,
+            "counterparties": np.bincount(pairs // n, minlength=n),
+            "out_count_30d": np.bincount(src[short], minlength=n),
+            "out_total_30d": np.round(
+                np.bincount(src[short], weights=amount[short], minlength=n), 2
+            ),
+        }
+
+    def movement_rows(self) -> list[dict[str, Any]]:
+        """Rows for graph.queries.SET_MOVEMENT, one per customer in this file."""
+        cols = self.movement_columns()
+        if not cols:
+            return []
+        names = [k for k in cols if k != "customer_id"]
+        values = [cols[k].tolist() for k in names]
         return [
-            {
-                "customer_id": cid,
-                "as_of": as_of,
-                "out_count": int(out_count[i]),
-                "out_total": round(float(out_total[i]), 2),
-                "in_count": int(in_count[i]),
-                "in_total": round(float(in_total[i]), 2),
-                "max_out": float(max_out[i]),
-                "counterparties": int(counterparties[i]),
-                "out_count_30d": int(out_count_30[i]),
-                "out_total_30d": round(float(out_total_30[i]), 2),
-            }
-            for i, cid in enumerate(self.ids)
+            {"customer_id": cid, **dict(zip(names, row, strict=True))}
+            for cid, *row in zip(cols["customer_id"], *values, strict=True)
         ]

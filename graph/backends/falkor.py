@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import contextlib
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import redis
@@ -150,6 +151,24 @@ class FalkorStore:
     def constraints(self) -> list[dict[str, Any]]:
         """The constraints FalkorDB holds for this graph, with their status."""
         return self.run(FALKOR_CONSTRAINTS)
+
+    @contextlib.contextmanager
+    def aof_rewrite_paused(self) -> Iterator[None]:
+        """Hold off automatic append-only-file rewrites (a bulk load meeting the rewrite's fork
+        was seen to hang the server), then restore the setting and rewrite once."""
+        try:
+            before = self._command("CONFIG", "GET", "auto-aof-rewrite-percentage")
+            percentage = before[1] if len(before) > 1 else b"100"
+            self._command("CONFIG", "SET", "auto-aof-rewrite-percentage", "0")
+        except redis.exceptions.ResponseError:  # a managed server may refuse CONFIG
+            yield
+            return
+        try:
+            yield
+        finally:
+            self._command("CONFIG", "SET", "auto-aof-rewrite-percentage", percentage)
+            with contextlib.suppress(redis.exceptions.ResponseError):
+                self._command("BGREWRITEAOF")
 
     def is_empty(self) -> bool:
         keys = self._command("GRAPH.LIST")

@@ -226,3 +226,89 @@ def test_cli_load_json_and_stats(settings: Settings, small_bank: Path) -> None:
     assert bad.returncode == 2
     assert bad.stderr.count("\n") == 1 and "not a folder" in bad.stderr
     open_store(settings).clear()
+
+
+def _write(folder: Path, name: str, text: str) -> None:
+    (folder / name).write_text(text.strip() + "\n")
+
+
+def test_bulk_and_incremental_agree_on_repeated_keys_and_late_facts(
+    settings: Settings, tmp_path: Path
+) -> None:
+    import dataclasses
+
+    _write(
+        tmp_path,
+        "customers.csv",
+        """
+customer_id,name,id_number,gender,birth_date,opened_at,status
+C1,A,X1,F,1990-01-01,2020-01-01,active
+C2,B,X2,M,1990-01-01,2020-01-01,active
+C1,A2,X1,F,1990-01-01,2020-01-01,dormant
+C3,C,X3,M,1990-01-01,2020-01-01,active
+""",
+    )
+    _write(
+        tmp_path,
+        "relations.csv",
+        """
+src_id,dst_id,category,kind,source,since
+C1,C2,KIN,spouse,bank,2020-01-01
+C1,C2,KIN,spouse,bank,2021-01-01
+C1,C2,KIN,spouse,household_registry,
+C2,C3,SOCIAL,friend,bank,
+""",
+    )
+    _write(
+        tmp_path,
+        "devices.csv",
+        """
+customer_id,device_id,model,first_seen,last_seen
+C1,D1,Kite A10,2024-01-01,2024-02-01
+C2,D1,,2024-01-01,2024-03-01
+""",
+    )
+    _write(
+        tmp_path,
+        "credit.csv",
+        """
+customer_id,grade,score,as_of
+C1,A,700,2025-06-01
+C1,B,600,2025-01-01
+C2,C,500,2025-01-01
+""",
+    )
+    _write(
+        tmp_path,
+        "blacklist.csv",
+        """
+entry_id,customer_id,id_number,reason,listed_at
+B1,,X3,fraud,2025-01-01
+B2,C9,,fraud,2025-01-01
+""",
+    )
+    _write(
+        tmp_path,
+        "vouches.csv",
+        """
+vouch_id,guarantor_id,customer_id,business,ts,outcome,outcome_ts
+V1,C2,C1,INSURANCE_PURCHASE,2025-01-01,PENDING,
+V1,C2,C1,INSURANCE_PURCHASE,2025-01-01,FRAUD_REPORTED,2025-02-01
+""",
+    )
+    incremental = open_store(dataclasses.replace(settings, graph_name=settings.graph_name + "_i"))
+    bulk = open_store(settings)
+    try:
+        Loader(incremental, progress=False).load(tmp_path)
+        report = load_folder(bulk, tmp_path, progress=False, bulk=True)
+        assert report.mode == "bulk"
+        assert snapshot(bulk) == snapshot(incremental)
+        nodes = {r["props"].get("id"): r["props"] for r in bulk.run(q.ALL_NODES)}
+        assert nodes["C1"]["status"] == "dormant" and nodes["C1"]["credit_grade"] == "A"
+        assert nodes["D1"]["model"] == "Kite A10"
+        rels = [(r["type"], r["src"], r["dst"]) for r in bulk.run(q.ALL_RELATIONSHIPS)]
+        assert ("BLACKLISTED_AS", "C3", "B1") in rels
+        assert rels.count(("KIN", "C1", "C2")) == 2
+    finally:
+        incremental.clear()
+        bulk.clear()
