@@ -174,19 +174,6 @@ def sample_customer_text(store: GraphStore) -> str:
     return "\n".join(lines)
 
 
-def _demo_policy(folder: Path) -> Path:
-    """The shipped policy with a missing graph model scored as neutral: no model is trained
-    yet, and the shipped policy refuses every request without one (fail closed)."""
-    from importlib import resources
-
-    text = resources.files("risk").joinpath("policy.toml").read_text(encoding="utf-8")
-    text = text.replace('missing_model = "refuse"', 'missing_model = "neutral"')
-    text = text.replace('version = "', 'version = "demo-', 1)
-    path = folder / "demo-policy.toml"
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
 def cmd_demo(args: argparse.Namespace) -> int:
     from api.keys import create_key
     from etl.load import load_folder
@@ -217,20 +204,20 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(f"\ndemo ready in {time.monotonic() - started:.1f}s")
     if args.no_serve:
         return 0
-    os.environ["VOUCHGRAPH_POLICY"] = str(_demo_policy(folder))
-    print("\npolicy: the shipped one, with the missing graph model scored as neutral (demo only)")
+    print("\npolicy: the shipped one, with a missing graph model scored as neutral (no model yet)")
     for role, key in keys.items():
         print(f"{role} key: {key}")
     print(f"GraphiQL: http://{args.host}:{args.port}/graphql  (header Authorization: Bearer KEY)")
-    return cmd_serve(args)
+    return cmd_serve(args, demo=True)
 
 
-def cmd_serve(args: argparse.Namespace) -> int:
+def cmd_serve(args: argparse.Namespace, demo: bool = False) -> int:
     import uvicorn
 
-    from api.app import build_app
+    from api.app import build_app, build_service
+    from risk.policy import without_model_policy
 
-    app = build_app()
+    app = build_app(build_service(policy=without_model_policy() if demo else None))
     print(f"serving GraphQL on http://{args.host}:{args.port}/graphql", file=sys.stderr)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
     return 0

@@ -27,6 +27,7 @@ from risk.flow import (
 )
 
 T = TypeVar("T")
+V = TypeVar("V")
 
 
 def api_error(message: str, code: str) -> GraphQLError:
@@ -74,31 +75,38 @@ class Context:
         except TimeoutError:
             raise api_error("the request ran past its deadline", "DEADLINE_EXCEEDED") from None
 
-    async def assess(self, request: AssessRequest) -> AssessmentView:
-        """`assess`, failing closed: a failure refuses with a reason code, never approves."""
+    async def _decision_step(self, step: str, fn: Callable[[], V], refuse: Callable[[str], V]) -> V:
+        """Run a decision step failing closed: any failure but a typed refusal of the request
+        answers `refuse(reason)`, counted; never an approval."""
         try:
             with anyio.fail_after(self.deadline_s):
-                view = await anyio.to_thread.run_sync(self.flow.assess, self.actor, request)
+                return await anyio.to_thread.run_sync(fn)
         except FlowError as exc:
             raise api_error(str(exc), exc.code) from None
         except Exception as exc:  # every failure on the decision path refuses
             reason = _reason(exc)
-            self.metrics.fail_closed.labels("assess", reason).inc()
-            view = refusal(request, self.flow.policy, reason, self.flow.now())
+            self.metrics.fail_closed.labels(step, reason).inc()
+            return refuse(reason)
+
+    async def assess(self, request: AssessRequest) -> AssessmentView:
+        """`assess`, failing closed."""
+        view = await self._decision_step(
+            "assess",
+            lambda: self.flow.assess(self.actor, request),
+            lambda reason: refusal(request, self.flow.policy, reason, self.flow.now()),
+        )
         self.metrics.decisions.labels("assess", view.business, view.outcome).inc()
         return view
 
     async def decide(self, assessment_id: str) -> DecisionView:
-        """`decide`, failing closed like `assess`."""
-        try:
-            with anyio.fail_after(self.deadline_s):
-                view = await anyio.to_thread.run_sync(self.flow.decide, self.actor, assessment_id)
-        except FlowError as exc:
-            raise api_error(str(exc), exc.code) from None
-        except Exception as exc:  # every failure on the decision path refuses
-            reason = _reason(exc)
-            self.metrics.fail_closed.labels("decide", reason).inc()
-            view = refusal_decision(assessment_id, self.flow.policy, reason, self.flow.now())
+        """`decide`, failing closed."""
+        view = await self._decision_step(
+            "decide",
+            lambda: self.flow.decide(self.actor, assessment_id),
+            lambda reason: refusal_decision(
+                assessment_id, self.flow.policy, reason, self.flow.now()
+            ),
+        )
         self.metrics.decisions.labels("decide", view.business or "-", view.outcome).inc()
         return view
 

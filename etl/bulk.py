@@ -19,8 +19,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from etl import readers
-from etl.columnar import read_batches, typed_schema, validate_batch_table
-from etl.load import FileReport, LoadReport, graph_counts, preflight
+from etl.columnar import typed_schema, validate_batch_table
+from etl.load import FileReport, LoadReport, graph_counts, preflight, validated_batches
 from etl.sources import SOURCES, Source
 from etl.transfers import TransferAggregate
 from etl.validate import RowError
@@ -137,13 +137,9 @@ class _Folder:
     def read(self, source: Source, path: Path, report: FileReport, progress: bool) -> None:
         parts: list[pa.Table] = []
         with Progress(f"read {path.name}", enabled=progress) as bar:
-            for batch, lines, unsplittable in read_batches(path, source):
-                table, errors = validate_batch_table(source, path.name, batch, lines)
-                for error in sorted(unsplittable + errors, key=lambda e: e.line):
-                    report.reject(error)
-                report.rows_read += batch.num_rows + len(unsplittable)
+            for table, read in validated_batches(path, source, report, validate_batch_table):
                 parts.append(table)
-                bar.update(batch.num_rows)
+                bar.update(read)
         table = pa.concat_tables(parts) if parts else self.table(source).drop(["_order"])
         table = table.sort_by("_line")  # rows the row rules accepted came after the batch
         table = table.append_column("_order", pa.array(np.arange(table.num_rows, dtype=np.int64)))

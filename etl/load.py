@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from etl import readers
 from etl.columnar import read_batches, validate_batch
@@ -27,6 +27,7 @@ from graph.progress import Progress
 from graph.store import GraphStore
 
 MAX_REJECTIONS_SHOWN = 20
+T = TypeVar("T")
 
 # Which fields must name an existing node, and the query that tells which ones do.
 REFERENCES: dict[str, tuple[tuple[str, q.Query, str], ...]] = {
@@ -194,16 +195,19 @@ def _dedupe(source: Source, rows: list[tuple[int, dict[str, Any]]]) -> list[dict
 
 
 def validated_batches(
-    path: Path, source: Source, report: FileReport
-) -> Iterator[tuple[list[tuple[int, dict[str, Any]]], int]]:
-    """Batches of (line, typed row) that passed validation, with the number of rows read;
-    rejected rows go to `report` in line order."""
+    path: Path,
+    source: Source,
+    report: FileReport,
+    validate: Callable[[Source, str, Any, Any], tuple[T, list[RowError]]] = validate_batch,
+) -> Iterator[tuple[T, int]]:
+    """What `validate` makes of each batch of the file (rows by default, or an Arrow table),
+    with the number of rows read; rejected rows go to `report` in line order."""
     for batch, lines, unsplittable in read_batches(path, source):
-        rows, errors = validate_batch(source, path.name, batch, lines)
+        valid, errors = validate(source, path.name, batch, lines)
         for error in sorted(unsplittable + errors, key=lambda e: e.line):
             report.reject(error)
         report.rows_read += batch.num_rows + len(unsplittable)
-        yield rows, batch.num_rows + len(unsplittable)
+        yield valid, batch.num_rows + len(unsplittable)
 
 
 class Loader:

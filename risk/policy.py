@@ -292,6 +292,20 @@ def load_policy(path: Path | None = None) -> Policy:
     return parse_policy(data, source=source)
 
 
+def without_model_policy(graph_risk_points: float | None = None) -> Policy:
+    """The shipped policy, but scoring a missing graph model as neutral instead of refusing.
+
+    For demos, tests and benchmarks while no model is promoted (the shipped policy refuses every
+    request without one). `graph_risk_points` replaces the points a missing model scores.
+    """
+    text = resources.files("risk").joinpath("policy.toml").read_text(encoding="utf-8")
+    text = text.replace('missing_model = "refuse"', 'missing_model = "neutral"')
+    text = text.replace('version = "', 'version = "no-model-', 1)
+    if graph_risk_points is not None:
+        text = text.replace("missing_points = 40", f"missing_points = {graph_risk_points:g}")
+    return parse_policy(text, source="risk/policy.toml (missing model scored neutral)")
+
+
 def parse_policy(data: bytes | str, *, source: str = "<string>") -> Policy:
     """Validate a policy given as TOML text; what `load_policy` does once it has the bytes."""
     raw = data.encode() if isinstance(data, str) else data

@@ -56,7 +56,7 @@ class FalkorStore:
         self.host, self.port, self.graph_name = host, port, graph_name
         self.timeout_ms = timeout_ms
         self.data_dir = data_dir
-        try:  # the client talks to the server as it is made
+        with self._errors("connecting"):  # the client talks to the server as it is made
             self.db = FalkorDB(
                 host=host,
                 port=port,
@@ -64,12 +64,6 @@ class FalkorStore:
                 socket_connect_timeout=5,
                 socket_timeout=max(5.0, timeout_ms / 1000 + 5),
             )
-        except _AUTH_ERRORS:
-            raise StoreUnavailable(_AUTH_MESSAGE) from None
-        except (redis.exceptions.ConnectionError, OSError) as exc:
-            raise StoreUnavailable(
-                f"graph store at {host}:{port} unreachable ({type(exc).__name__})"
-            ) from None
         self.graph = self.db.select_graph(graph_name)
 
     @classmethod
@@ -90,37 +84,40 @@ class FalkorStore:
         """The raw connection, for native commands such as GRAPH.BULK."""
         return self.db.connection
 
-    def run(
-        self, query: Query, params: Mapping[str, Any] | None = None, timeout_ms: int | None = None
-    ) -> list[dict[str, Any]]:
-        timeout = timeout_ms or self.timeout_ms
-        call = self.graph.query if query.write else self.graph.ro_query
+    @contextlib.contextmanager
+    def _errors(self, what: str, timeout: int | None = None) -> Iterator[None]:
+        """Map the client's exceptions to the store's error types (no personal data)."""
         try:
-            result = call(query.text, dict(params) if params else None, timeout=timeout)
+            yield
         except redis.exceptions.TimeoutError:
-            raise StoreTimeout(f"query {query.name} ran past {timeout} ms") from None
+            raise StoreTimeout(f"{what} ran past {timeout or self.timeout_ms} ms") from None
         except _AUTH_ERRORS:
             raise StoreUnavailable(_AUTH_MESSAGE) from None
         except (redis.exceptions.ConnectionError, OSError) as exc:
             raise StoreUnavailable(
                 f"graph store at {self.host}:{self.port} unreachable ({type(exc).__name__})"
             ) from None
-        except redis.exceptions.ResponseError as exc:
-            message = _safe_message(exc)
-            if "timed out" in message.lower():
-                raise StoreTimeout(f"query {query.name} ran past {timeout} ms") from None
-            raise StoreError(f"query {query.name} failed: {message}") from None
+
+    def run(
+        self, query: Query, params: Mapping[str, Any] | None = None, timeout_ms: int | None = None
+    ) -> list[dict[str, Any]]:
+        timeout = timeout_ms or self.timeout_ms
+        call = self.graph.query if query.write else self.graph.ro_query
+        with self._errors(f"query {query.name}", timeout):
+            try:
+                result = call(query.text, dict(params) if params else None, timeout=timeout)
+            except redis.exceptions.ResponseError as exc:
+                message = _safe_message(exc)
+                if "timed out" in message.lower():
+                    raise StoreTimeout(f"query {query.name} ran past {timeout} ms") from None
+                raise StoreError(f"query {query.name} failed: {message}") from None
         names = [column[1] for column in result.header]
         names = [n.decode() if isinstance(n, bytes) else n for n in names]
         return [dict(zip(names, map(_plain, row), strict=True)) for row in result.result_set]
 
     def _command(self, *args: Any) -> Any:
-        try:
+        with self._errors(f"command {args[0]}"):
             return self.connection.execute_command(*args)
-        except _AUTH_ERRORS:
-            raise StoreUnavailable(_AUTH_MESSAGE) from None
-        except (redis.exceptions.ConnectionError, OSError) as exc:
-            raise StoreUnavailable(f"graph store unreachable ({type(exc).__name__})") from None
 
     def ensure_schema(self) -> None:
         for query in FALKOR_SCHEMA:
@@ -178,13 +175,12 @@ class FalkorStore:
         return not self.run(ANY_NODE)
 
     def clear(self) -> None:
-        try:
-            self.graph.delete()
-        except redis.exceptions.ResponseError as exc:
-            if "empty key" not in str(exc).lower() and "invalid graph" not in str(exc).lower():
-                raise StoreError(f"clearing graph failed: {_safe_message(exc)}") from None
-        except (redis.exceptions.ConnectionError, OSError) as exc:
-            raise StoreUnavailable(f"graph store unreachable ({type(exc).__name__})") from None
+        with self._errors("clearing the graph"):
+            try:
+                self.graph.delete()
+            except redis.exceptions.ResponseError as exc:
+                if "empty key" not in str(exc).lower() and "invalid graph" not in str(exc).lower():
+                    raise StoreError(f"clearing graph failed: {_safe_message(exc)}") from None
 
     def ping(self) -> None:
         self._command("PING")

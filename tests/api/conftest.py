@@ -9,7 +9,6 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,7 @@ from api.keys import create_key
 from etl.load import Loader
 from graph.settings import Settings
 from graph.store import GraphStore, open_store
-from risk.policy import Policy, parse_policy
+from risk.policy import Policy, without_model_policy
 from risk.senders import LocalSender
 
 NOW = time.time()
@@ -85,12 +84,8 @@ def write_bank(folder: Path) -> None:
 
 
 def lenient_policy() -> Policy:
-    """The shipped policy, with a missing graph model scored neutrally (0 points): no model
-    is trained in these tests, and the shipped default refuses without one."""
-    text = resources.files("risk").joinpath("policy.toml").read_text()
-    text = text.replace('missing_model = "refuse"', 'missing_model = "neutral"')
-    text = text.replace("missing_points = 40", "missing_points = 0")
-    return parse_policy(text, source="tests")
+    """No model is trained in these tests: a missing one scores 0 instead of refusing."""
+    return without_model_policy(graph_risk_points=0)
 
 
 class Clock:
