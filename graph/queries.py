@@ -56,6 +56,7 @@ NODE_KEYS: tuple[tuple[str, str, bool], ...] = (
     ("OutboxMessage", "id", True),
     ("AuditEvent", "id", True),
     ("AuditEvent", "subject_id", False),
+    ("OutboxMessage", "status", False),
     ("ApiKey", "hash", True),
 )
 RELATIONSHIP_KEYS: tuple[tuple[str, str], ...] = (("VOUCHED_FOR", "id"),)
@@ -777,7 +778,7 @@ CREATE_DECISION = _q(
     "create_decision",
     """
     MATCH (a:Assessment {id: $assessment_id})
-    MATCH (c:Customer {id: a.customer_id})
+    MATCH (c:Customer {id: $customer_id})
     OPTIONAL MATCH (g:Customer)
     WHERE g.id IN $vouch_ids
     WITH a, c, collect(g) AS vouchers
@@ -800,7 +801,8 @@ CREATE_DECISION = _q(
                              reference: d.id}))
     RETURN properties(d) AS decision
     """,
-    {"assessment_id": "A1", "id": "D1", "outcome": "ALLOW", "score": 10.0, "threshold": 60.0,
+    {"assessment_id": "A1", "customer_id": "C1", "id": "D1", "outcome": "ALLOW", "score": 10.0,
+     "threshold": 60.0,
      "items": "[]", "reasons": [], "guarantor_ids": ["C2"], "vouch_ids": ["C2"],
      "policy_version": "v1", "model_version": None, "now": T, "audit_id": "E1",
      "actor": "kiosk-1", "categories": ["credit"], "consent_ids": ["K1"],

@@ -792,6 +792,7 @@ class KioskFlow:
             q.CREATE_DECISION,
             {
                 "assessment_id": assessment["id"],
+                "customer_id": assessment["customer_id"],
                 "id": _new_id("dec"),
                 "outcome": outcome,
                 "score": score,
