@@ -91,6 +91,16 @@ def _percentiles(samples: list[float]) -> dict[str, float]:
     }
 
 
+def _params(query: Query, cid: str) -> dict[str, Any] | None:
+    if query is PING:
+        return None
+    return (
+        {"id": cid, "fanout": 25, "budget": 625}
+        if "budget" in query.params
+        else {"id": cid, "fanout": 25}
+    )
+
+
 def phase_queries(folder: Path, graph: str, samples: int) -> dict[str, Any]:
     import pyarrow.csv as pacsv
 
@@ -108,10 +118,10 @@ def phase_queries(folder: Path, graph: str, samples: int) -> dict[str, Any]:
         ("two_hop", q.NEIGHBOURHOOD_2HOP),
     ):
         for cid in chosen[:100]:  # warm-up
-            store.run(query, {"id": cid, "fanout": 25} if query is not PING else None)
+            store.run(query, _params(query, cid))
         times, sizes = [], []
         for cid in chosen:
-            params = {"id": cid, "fanout": 25} if query is not PING else None
+            params = _params(query, cid)
             started = time.perf_counter()
             rows = store.run(query, params)
             times.append(time.perf_counter() - started)

@@ -483,8 +483,9 @@ CUSTOMER_PROFILE = _q(
     {"id": "C1"},
 )
 
-# Fan-out is capped at each hop so that a hub (a payroll account, a big family) cannot make a
-# neighbourhood read unbounded.
+# Fan-out is capped at each hop so that a hub (a merchant paid by thousands, a big family)
+# cannot make a neighbourhood read unbounded: at most $fanout first-hop neighbours, and at most
+# $fanout * $fanout second-hop rows in all (the engine stops reading once the budget is met).
 NEIGHBOURHOOD_1HOP = _q(
     "neighbourhood_1hop",
     """
@@ -500,12 +501,12 @@ NEIGHBOURHOOD_2HOP = _q(
     """
     MATCH (c:Customer {id: $id})-[:KIN|SOCIAL|TRANSFERRED|VOUCHED_FOR]-(n1:Customer)
     WITH DISTINCT c, n1 LIMIT $fanout
-    OPTIONAL MATCH (n1)-[:KIN|SOCIAL|TRANSFERRED|VOUCHED_FOR]-(n2:Customer)
+    MATCH (n1)-[:KIN|SOCIAL|TRANSFERRED|VOUCHED_FOR]-(n2:Customer)
     WHERE n2 <> c
-    WITH n1, collect(DISTINCT n2.id) AS second
-    RETURN n1.id AS id, second[0..$fanout] AS second
+    WITH n1, n2 LIMIT $budget
+    RETURN n1.id AS id, collect(DISTINCT n2.id) AS second
     """,
-    {"id": "C1", "fanout": 25},
+    {"id": "C1", "fanout": 25, "budget": 625},
 )
 
 RANDOM_CUSTOMER_IDS = _q(
