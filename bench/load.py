@@ -19,6 +19,7 @@ import os
 import platform
 import random
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -201,6 +202,8 @@ def main() -> int:
             _store(graph).clear()
         if own_server:
             embedded.stop(Path(env["VOUCHGRAPH_DATA_DIR"]))
+            shutil.rmtree(env["VOUCHGRAPH_DATA_DIR"], ignore_errors=True)
+        shutil.rmtree(work, ignore_errors=True)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"load-{n}.json"
