@@ -9,6 +9,7 @@ run the operation. GraphiQL is served to browsers at /graphql.
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import os
 import time
@@ -213,6 +214,10 @@ def build_app(service: Service | None = None) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        # Everything built so far (schema, policy, clients) lives as long as the process:
+        # freeze it, so the cyclic collector's full passes need not walk it mid-request.
+        gc.collect()
+        gc.freeze()
         service.dispatcher.start()
         try:
             yield

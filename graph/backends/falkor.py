@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -144,6 +145,16 @@ class FalkorStore:
             except redis.exceptions.ResponseError as exc:
                 if "already exists" not in str(exc).lower():
                     raise StoreError(f"constraint on {label}.{prop}: {exc}") from None
+        self.wait_for_schema()
+
+    def wait_for_schema(self, timeout_s: float = 600.0) -> None:
+        """Block until every constraint is built (FalkorDB builds them in the background;
+        a freshly loaded graph is not ready for traffic before that)."""
+        deadline = time.monotonic() + timeout_s
+        while any(c["status"] != "OPERATIONAL" for c in self.constraints()):
+            if time.monotonic() > deadline:
+                raise StoreTimeout(f"constraints not built within {timeout_s:.0f} s")
+            time.sleep(0.05)
 
     def constraints(self) -> list[dict[str, Any]]:
         """The constraints FalkorDB holds for this graph, with their status."""
