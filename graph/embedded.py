@@ -141,7 +141,11 @@ def _free_port() -> int:
 
 
 def _config_text(data_dir: Path, port: int, password: str) -> str:
-    threads = max(1, min(os.cpu_count() or 1, 8))
+    # One query thread by default: with two, concurrent reads and writes (the kiosk flow under
+    # load) crashed falkordb.so four times in our benchmark runs (a segfault in a query
+    # thread); with one it has not (BENCHMARKS.md).
+    # VOUCHGRAPH_FALKOR_THREADS raises it for read-only workloads.
+    threads = int(os.environ.get("VOUCHGRAPH_FALKOR_THREADS", "1"))
     lines = [
         f"bind {HOST}",
         "protected-mode yes",
