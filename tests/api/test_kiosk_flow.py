@@ -304,5 +304,5 @@ def test_a_reported_fraud_joins_the_vouching_history_and_bars_the_guarantor(api:
     assert summary["customer"]["badVouchOutcomes"] == 1
     again = assess(api, "B", 0.72)
     assert "G1" not in [c["customerId"] for c in again["candidates"]]
-    refused = api.gql(RECORD, {"id": decision["id"], "outcome": "NO_ISSUE"}).json()
-    assert refused["data"]["recordOutcome"]["reportedOutcome"] == "NO_ISSUE"
+    corrected = api.gql(RECORD, {"id": decision["id"], "outcome": "NO_ISSUE"}).json()
+    assert corrected["data"]["recordOutcome"]["reportedOutcome"] == "NO_ISSUE"  # a correction
