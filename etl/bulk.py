@@ -20,10 +20,16 @@ import pyarrow.compute as pc
 
 from etl import readers
 from etl.columnar import typed_schema, validate_batch_table
-from etl.load import FileReport, LoadReport, graph_counts, preflight, validated_batches
+from etl.load import (
+    FileReport,
+    LoadReport,
+    graph_counts,
+    missing_reference,
+    preflight,
+    validated_batches,
+)
 from etl.sources import SOURCES, Source
 from etl.transfers import TransferAggregate
-from etl.validate import RowError
 from graph.backends.falkor import FalkorStore
 from graph.backends.falkordb_bulk import EdgeColumns, NodeColumns, bulk_insert_columns
 from graph.progress import Progress
@@ -154,19 +160,10 @@ class _Folder:
             missing = pc.invert(pc.fill_null(found, False))
             if pc.any(missing).as_py():
                 bad = table.filter(missing)
-                personal = source.field(field_name).personal
                 for line, value in zip(
                     bad["_line"].to_pylist(), bad[field_name].to_pylist(), strict=True
                 ):
-                    shown = "" if personal else f" {value!r}"
-                    report.reject(
-                        RowError(
-                            report.file or "",
-                            line,
-                            field_name,
-                            f"no such {what}{shown} in the graph",
-                        )
-                    )
+                    report.reject(missing_reference(report, source, field_name, line, value, what))
                 table = _renumber(table.filter(pc.invert(missing)))
         return table
 

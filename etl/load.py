@@ -180,6 +180,14 @@ def _batches(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
 NEWEST_WINS: dict[str, tuple[str, str]] = {"credit": ("customer_id", "as_of")}
 
 
+def missing_reference(
+    report: FileReport, source: Source, field_name: str, line: int, value: Any, what: str
+) -> RowError:
+    """The error of a row naming a node that does not exist (personal values not shown)."""
+    shown = "" if source.field(field_name).personal else f" {value!r}"
+    return RowError(report.file or "", line, field_name, f"no such {what}{shown} in the graph")
+
+
 def _dedupe(source: Source, rows: list[tuple[int, dict[str, Any]]]) -> list[dict[str, Any]]:
     # Last row wins for one key; FalkorDB must not see the same pair twice in one MERGE batch.
     if source.name in NEWEST_WINS:
@@ -227,19 +235,12 @@ class Loader:
             wanted = list({row[field_name] for _line, row in rows})
             found = {r["id"] for r in self.store.run(query, {"ids": wanted})}
             kept = []
-            personal = source.field(field_name).personal
             for line, row in rows:
                 if row[field_name] in found:
                     kept.append((line, row))
                 else:
-                    shown = "" if personal else f" {row[field_name]!r}"
                     report.reject(
-                        RowError(
-                            report.file or "",
-                            line,
-                            field_name,
-                            f"no such {what}{shown} in the graph",
-                        )
+                        missing_reference(report, source, field_name, line, row[field_name], what)
                     )
             rows = kept
         return rows
