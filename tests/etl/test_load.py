@@ -312,3 +312,35 @@ V1,C2,C1,INSURANCE_PURCHASE,2025-01-01,FRAUD_REPORTED,2025-02-01
     finally:
         incremental.clear()
         bulk.clear()
+
+
+def test_bulk_rejects_unknown_references_like_incremental(
+    settings: Settings, tmp_path: Path
+) -> None:
+    _write(
+        tmp_path,
+        "customers.csv",
+        """
+customer_id,name,id_number,gender,birth_date,opened_at,status
+C1,A,X1,F,1990-01-01,2020-01-01,active
+""",
+    )
+    _write(
+        tmp_path,
+        "relations.csv",
+        """
+src_id,dst_id,category,kind,source
+C1,C7,KIN,spouse,bank
+""",
+    )
+    store = open_store(settings)
+    try:
+        report = load_folder(store, tmp_path, progress=False, bulk=True)
+        assert report.mode == "bulk"
+        relations = next(f for f in report.files if f.source == "relations")
+        assert relations.rejections == [
+            "relations.csv:2: dst_id: no such customer 'C7' in the graph"
+        ]
+        assert relations.rows_loaded == 0
+    finally:
+        store.clear()
