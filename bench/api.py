@@ -61,6 +61,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from api.operations import ASSESS, CANDIDATES, DECIDE, REQUEST, RESPOND  # noqa: E402
 from graph import embedded  # noqa: E402
 from graph.settings import load_settings  # noqa: E402
 from graph.store import GraphStore, open_store  # noqa: E402
@@ -82,45 +83,6 @@ FAIL_CLOSED = {"SERVICE_UNAVAILABLE", "DEADLINE_EXCEEDED", "INTERNAL_ERROR"}
 TOKEN_TIMEOUT_S = 10.0
 RSS_EVERY_S = 10.0
 STEPS = ("candidateGuarantors", "assess", "requestAssistedAuth", "respondAssistedAuth", "decide")
-
-CANDIDATES = """
-query($id: ID!, $business: Business!) {
-  candidateGuarantors(customerId: $id, business: $business) {
-    customerId displayName relationship eligible reasons paths { type kind source direction }
-  }
-}"""
-
-ASSESS = """
-mutation($input: AssessInput!) {
-  assess(input: $input) {
-    id outcome reasons policyVersion
-    score { total threshold items { code points evidence } }
-    candidates { customerId displayName relationship eligible reasons
-                 paths { type kind source direction } }
-  }
-}"""
-
-REQUEST = """
-mutation($id: ID!, $guarantors: [ID!]!, $channel: Channel) {
-  requestAssistedAuth(assessmentId: $id, guarantorIds: $guarantors, channel: $channel) {
-    id status guarantorId channel expiresAt
-  }
-}"""
-
-RESPOND = """
-mutation($id: ID!, $token: String!, $accept: Boolean!,
-         $verification: GuarantorVerificationInput) {
-  respondAssistedAuth(requestId: $id, token: $token, accept: $accept,
-                      verification: $verification) { id status }
-}"""
-
-DECIDE = """
-mutation($id: ID!) {
-  decide(assessmentId: $id) {
-    id outcome reasons guarantorIds
-    score { total threshold items { code points } }
-  }
-}"""
 
 
 def lenient_policy() -> Policy:

@@ -1,40 +1,7 @@
-"""GraphQL documents the API tests send."""
+"""What the API tests send: the flow's operations (api.operations) and the consents."""
+
+from api.operations import ASSESS, DECIDE, RECORD, REQUEST, RESPOND
+
+__all__ = ["ASSESS", "CONSENTS", "DECIDE", "RECORD", "REQUEST", "RESPOND"]
 
 CONSENTS = ["BASIC_INFO", "FACE", "IDENTITY", "REJECTION_HISTORY", "TRANSACTIONS", "CREDIT"]
-
-ASSESS = """
-mutation($input: AssessInput!) {
-  assess(input: $input) {
-    id outcome reasons policyVersion
-    score { total threshold items { code points evidence } }
-    candidates { customerId displayName relationship eligible reasons
-                 paths { type kind source direction } }
-  }
-}"""
-
-REQUEST = """
-mutation($id: ID!, $guarantors: [ID!]!, $channel: Channel) {
-  requestAssistedAuth(assessmentId: $id, guarantorIds: $guarantors, channel: $channel) {
-    id status guarantorId channel expiresAt
-  }
-}"""
-
-RESPOND = """
-mutation($id: ID!, $token: String!, $accept: Boolean!,
-         $verification: GuarantorVerificationInput) {
-  respondAssistedAuth(requestId: $id, token: $token, accept: $accept,
-                      verification: $verification) { id status }
-}"""
-
-DECIDE = """
-mutation($id: ID!) {
-  decide(assessmentId: $id) {
-    id outcome reasons guarantorIds
-    score { total threshold items { code points } }
-  }
-}"""
-
-RECORD = """
-mutation($id: ID!, $outcome: Outcome!) {
-  recordOutcome(decisionId: $id, outcome: $outcome) { id reportedOutcome }
-}"""

@@ -1,0 +1,49 @@
+"""The kiosk flow's GraphQL operations as a kiosk backend sends them.
+
+One copy for everyone who drives the flow from outside: the HTTP tests, the API benchmark, and
+integrators reading for an example (README.md shows the same operations with literal values).
+"""
+
+CANDIDATES = """
+query($id: ID!, $business: Business!, $first: Int) {
+  candidateGuarantors(customerId: $id, business: $business, first: $first) {
+    customerId displayName relationship eligible reasons paths { type kind source direction }
+  }
+}"""
+
+ASSESS = """
+mutation($input: AssessInput!) {
+  assess(input: $input) {
+    id outcome reasons policyVersion
+    score { total threshold items { code points evidence } }
+    candidates { customerId displayName relationship eligible reasons
+                 paths { type kind source direction } }
+  }
+}"""
+
+REQUEST = """
+mutation($id: ID!, $guarantors: [ID!]!, $channel: Channel) {
+  requestAssistedAuth(assessmentId: $id, guarantorIds: $guarantors, channel: $channel) {
+    id status guarantorId channel expiresAt
+  }
+}"""
+
+RESPOND = """
+mutation($id: ID!, $token: String!, $accept: Boolean!,
+         $verification: GuarantorVerificationInput) {
+  respondAssistedAuth(requestId: $id, token: $token, accept: $accept,
+                      verification: $verification) { id status }
+}"""
+
+DECIDE = """
+mutation($id: ID!) {
+  decide(assessmentId: $id) {
+    id outcome reasons guarantorIds
+    score { total threshold items { code points } }
+  }
+}"""
+
+RECORD = """
+mutation($id: ID!, $outcome: Outcome!) {
+  recordOutcome(decisionId: $id, outcome: $outcome) { id reportedOutcome }
+}"""
