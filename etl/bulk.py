@@ -21,6 +21,7 @@ import pyarrow.compute as pc
 from etl import readers
 from etl.columnar import typed_schema, validate_batch_table
 from etl.load import (
+    REFERENCES,
     FileReport,
     LoadReport,
     graph_counts,
@@ -28,8 +29,9 @@ from etl.load import (
     preflight,
     validated_batches,
 )
-from etl.sources import SOURCES, Source
+from etl.sources import SOURCES, SOURCES_BY_NAME, Source
 from etl.transfers import TransferAggregate
+from graph import queries as q
 from graph.backends.falkor import FalkorStore
 from graph.backends.falkordb_bulk import EdgeColumns, NodeColumns, bulk_insert_columns
 from graph.progress import Progress
@@ -57,28 +59,10 @@ MOVEMENT = {  # graph property <- movement column (as graph.queries.SET_MOVEMENT
     "out_count_30d": "out_count_30d",
     "out_total_30d": "out_total_30d",
 }
-# Which sources' fields must name a node of the same load, and which source holds those nodes.
-REFERENCES: dict[str, tuple[tuple[str, str, str, str], ...]] = {
-    # source: ((field, target source, target key, what), ...)
-    "relations": (
-        ("src_id", "customers", "customer_id", "customer"),
-        ("dst_id", "customers", "customer_id", "customer"),
-    ),
-    "transfers": (
-        ("src_id", "customers", "customer_id", "customer"),
-        ("dst_id", "customers", "customer_id", "customer"),
-    ),
-    "phones": (("customer_id", "customers", "customer_id", "customer"),),
-    "devices": (("customer_id", "customers", "customer_id", "customer"),),
-    "apps": (("device_id", "devices", "device_id", "device"),),
-    "rejections": (("customer_id", "customers", "customer_id", "customer"),),
-    "credit": (("customer_id", "customers", "customer_id", "customer"),),
-    "consents": (("customer_id", "customers", "customer_id", "customer"),),
-    "vouches": (
-        ("guarantor_id", "customers", "customer_id", "customer"),
-        ("customer_id", "customers", "customer_id", "customer"),
-    ),
-    "labels": (("customer_id", "customers", "customer_id", "customer"),),
+# Where the nodes each reference check of etl.load.REFERENCES looks for live in the folder.
+REFERENCE_TARGETS = {
+    q.EXISTING_CUSTOMERS.name: ("customers", "customer_id"),
+    q.EXISTING_DEVICES.name: ("devices", "device_id"),
 }
 
 
@@ -154,8 +138,9 @@ class _Folder:
         self.tables[source.name] = table
 
     def _check_references(self, source: Source, table: pa.Table, report: FileReport) -> pa.Table:
-        for field_name, target, key, what in REFERENCES.get(source.name, ()):
-            known = self.table(next(s for s in SOURCES if s.name == target))[key]
+        for field_name, query, what in REFERENCES.get(source.name, ()):
+            target, key = REFERENCE_TARGETS[query.name]
+            known = self.table(SOURCES_BY_NAME[target])[key]
             found = pc.is_in(table[field_name], value_set=known.combine_chunks())
             missing = pc.invert(pc.fill_null(found, False))
             if pc.any(missing).as_py():

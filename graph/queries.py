@@ -108,12 +108,6 @@ EXISTING_DEVICES = _q(
     "UNWIND $ids AS id MATCH (d:Device {id: id}) RETURN d.id AS id",
     {"ids": ["D1"]},
 )
-EXISTING_PHONES = _q(
-    "existing_phones",
-    "UNWIND $ids AS id MATCH (p:Phone {number: id}) RETURN p.number AS id",
-    {"ids": ["+8613800000000"]},
-)
-
 UPSERT_CUSTOMERS = _q(
     "upsert_customers",
     """
