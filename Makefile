@@ -6,9 +6,12 @@ LINT_DIR := tools/cypherlint
 
 .PHONY: demo test install install-test lint cypherlint clean
 
+# torch first, pinned: the CPU build of 2.13.0 is what pip finds here; letting a dependency pick
+# torch would pull a multi-GB CUDA build.
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet torch==2.13.0
 
 # Re-install only when the project's dependencies change.
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
