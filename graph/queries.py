@@ -550,7 +550,6 @@ PERSON_EVIDENCE = _q(
            CASE WHEN $transactions THEN c.max_out_180d END AS max_out,
            CASE WHEN $transactions THEN c.out_count_30d END AS out_count_30d,
            CASE WHEN $credit THEN c.credit_grade END AS credit_grade,
-           c.graph_risk AS graph_risk, c.graph_model AS graph_model,
            rejections, blacklist_entries, vouches
     """,
     {"id": "C1", "basic_info": True, "rejection_history": True, "transactions": True,
@@ -875,7 +874,8 @@ CUSTOMER_SUMMARIES = _q(
     OPTIONAL MATCH (c)-[:BLACKLISTED_AS]->(b:BlacklistEntry)
     WITH c, relations, rejections, given, received, bad_g + bad_r AS bad, count(b) AS entries
     RETURN c.id AS id, c.name AS name, c.status AS status, c.credit_grade AS credit_grade,
-           c.graph_risk AS graph_risk, entries > 0 AS blacklisted, relations, rejections,
+           c.graph_risk AS graph_risk, c.graph_band AS graph_band, c.graph_model AS graph_model,
+           entries > 0 AS blacklisted, relations, rejections,
            given AS vouches_given, received AS vouches_received, bad AS bad_vouch_outcomes
     """,
     {"ids": ["C1"]},
@@ -934,5 +934,248 @@ DELETE_CHUNK = _q(
     {"limit": 10000},
     write=True,
 )
+
+# --- the graph model (ml/): features and relations, time-aware -------------------------
+# Every read takes $as_of (epoch ms): a fact stamped after it is not seen, so a model evaluated
+# at time t sees only what was known before t. A fact without a time counts as always known.
+# Reads go by batches of customer ids (UNWIND), so the whole-graph export and the online
+# neighbourhood fetch share them; $fanout caps each customer's list per relation and direction
+# (a hub cannot make an online read unbounded; the export passes a cap above any degree).
+
+CUSTOMER_IDS_PAGE = _q(
+    "customer_ids_after",
+    """
+    MATCH (c:Customer) WHERE c.id > $after
+    RETURN c.id AS id ORDER BY id LIMIT $limit
+    """,
+    {"after": "", "limit": 100000},
+)
+
+MODEL_CUSTOMER_FEATURES = _q(
+    "model_customer_features",
+    """
+    UNWIND $ids AS id
+    MATCH (c:Customer {id: id})
+    OPTIONAL MATCH (c)-[:WAS_REJECTED]->(j:Rejection) WHERE j.ts <= $as_of
+    WITH id, c, count(j) AS rejections
+    OPTIONAL MATCH (c)-[:BLACKLISTED_AS]->(b:BlacklistEntry)
+    WHERE coalesce(b.listed_at, 0) <= $as_of
+    WITH id, c, rejections, count(b) AS blacklisted
+    OPTIONAL MATCH (c)-[a:HAS_ATTRIBUTE]->(t:Attribute) WHERE coalesce(a.as_of, 0) <= $as_of
+    RETURN id, c.birth_date AS birth_date, c.opened_at AS opened_at, c.status AS status,
+           CASE WHEN coalesce(c.credit_as_of, 0) <= $as_of THEN c.credit_grade END
+             AS credit_grade,
+           CASE WHEN coalesce(c.credit_as_of, 0) <= $as_of THEN c.credit_score END
+             AS credit_score,
+           CASE WHEN coalesce(c.movement_as_of, 0) <= $as_of
+             THEN [c.out_count_180d, c.out_total_180d, c.in_count_180d, c.in_total_180d,
+                   c.max_out_180d, c.counterparties_180d, c.out_count_30d, c.out_total_30d]
+           END AS movement,
+           c.fraud_label AS label, c.fraud_kind AS label_kind, c.label_ts AS label_ts,
+           rejections, blacklisted, collect([t.name, a.value]) AS attributes
+    """,
+    {"ids": ["C1"], "as_of": T},
+)
+
+# Customer-to-customer relations: (relationship type, the time a fact counts from, the
+# properties read). Amounts and outcomes stamped after $as_of are withheld by ml/export.py.
+MODEL_RELATION_TYPES: dict[str, tuple[str, str, str]] = {
+    "kin": ("KIN", "coalesce(r.since, 0)", ""),
+    "social": ("SOCIAL", "coalesce(r.since, 0)", ""),
+    "transferred": ("TRANSFERRED", "r.first_ts", ", r.count, r.total, r.max_amount, r.last_ts"),
+    "vouched": ("VOUCHED_FOR", "r.ts", ", r.outcome, r.outcome_ts"),
+    "rated": ("RATED", "r.ts", ", r.score"),
+}
+
+
+def _model_relation(name: str, outgoing: bool, capped: bool) -> str:
+    rel, since, props = MODEL_RELATION_TYPES[name]
+    pattern = f"-[r:{rel}]->" if outgoing else f"<-[r:{rel}]-"
+    if capped:  # online: at most $fanout neighbours per customer
+        tail = f"WITH id, collect([n.id{props}])[..$fanout] AS rows UNWIND rows AS row"
+        tail += f" RETURN id, '{name}' AS relation, {str(outgoing).lower()} AS outgoing, row"
+    else:  # the export: every relationship once (read from its start)
+        tail = f"RETURN id, [n.id{props}] AS row"
+    return f"""
+        UNWIND $ids AS id
+        MATCH (c:Customer {{id: id}}){pattern}(n:Customer)
+        WHERE {since} <= $as_of
+        {tail}
+        """
+
+
+MODEL_RELATIONS_EXPORT: dict[str, Query] = {
+    name: _q(f"model_{name}_out", _model_relation(name, True, False), {"ids": ["C1"], "as_of": T})
+    for name in MODEL_RELATION_TYPES
+}
+# The whole-graph export reads customers' own properties by batch and the rarer facts (and
+# phones' and devices' facts) in one pass each: the same values `MODEL_CUSTOMER_FEATURES`,
+# `MODEL_PHONES` and `MODEL_DEVICES` give one customer at a time.
+MODEL_CUSTOMER_PROPERTIES = _q(
+    "model_customer_properties",
+    """
+    UNWIND $ids AS id
+    MATCH (c:Customer {id: id})
+    RETURN id, c.birth_date AS birth_date, c.opened_at AS opened_at, c.status AS status,
+           CASE WHEN coalesce(c.credit_as_of, 0) <= $as_of THEN c.credit_grade END
+             AS credit_grade,
+           CASE WHEN coalesce(c.credit_as_of, 0) <= $as_of THEN c.credit_score END
+             AS credit_score,
+           CASE WHEN coalesce(c.movement_as_of, 0) <= $as_of
+             THEN [c.out_count_180d, c.out_total_180d, c.in_count_180d, c.in_total_180d,
+                   c.max_out_180d, c.counterparties_180d, c.out_count_30d, c.out_total_30d]
+           END AS movement,
+           c.fraud_label AS label, c.fraud_kind AS label_kind, c.label_ts AS label_ts
+    """,
+    {"ids": ["C1"], "as_of": T},
+)
+MODEL_ALL_REJECTIONS = _q(
+    "model_all_rejections",
+    """
+    MATCH (c:Customer)-[:WAS_REJECTED]->(j:Rejection) WHERE j.ts <= $as_of
+    RETURN c.id AS id, count(j) AS rejections
+    """,
+    {"as_of": T},
+)
+MODEL_ALL_BLACKLISTED = _q(
+    "model_all_blacklisted",
+    """
+    MATCH (c:Customer)-[:BLACKLISTED_AS]->(b:BlacklistEntry)
+    WHERE coalesce(b.listed_at, 0) <= $as_of
+    RETURN c.id AS id, count(b) AS blacklisted
+    """,
+    {"as_of": T},
+)
+MODEL_ALL_ATTRIBUTES = _q(
+    "model_all_attributes",
+    """
+    MATCH (c:Customer)-[a:HAS_ATTRIBUTE]->(t:Attribute) WHERE coalesce(a.as_of, 0) <= $as_of
+    RETURN c.id AS id, collect([t.name, a.value]) AS attributes
+    """,
+    {"as_of": T},
+)
+MODEL_PHONE_LINKS = _q(
+    "model_phone_links",
+    """
+    UNWIND $ids AS id
+    MATCH (c:Customer {id: id})-[u:USES_PHONE]->(p:Phone)
+    WHERE coalesce(u.since, 0) <= $as_of
+    RETURN id, p.number AS key,
+           CASE WHEN p.abnormal AND coalesce(p.abnormal_listed_at, 0) <= $as_of
+                THEN 1 ELSE 0 END AS abnormal
+    """,
+    {"ids": ["C1"], "as_of": T},
+)
+MODEL_DEVICE_LINKS = _q(
+    "model_device_links",
+    """
+    UNWIND $ids AS id
+    MATCH (c:Customer {id: id})-[u:USES_DEVICE]->(d:Device)
+    WHERE coalesce(u.first_seen, 0) <= $as_of
+    RETURN id, d.id AS key
+    """,
+    {"ids": ["C1"], "as_of": T},
+)
+MODEL_ALL_ABNORMAL_CONTACTS = _q(
+    "model_all_abnormal_contacts",
+    """
+    MATCH (q:Phone) WHERE q.abnormal = true AND coalesce(q.abnormal_listed_at, 0) <= $as_of
+    MATCH (q)-[k:CONTACTED]-(p:Phone) WHERE k.first_ts <= $as_of
+    RETURN p.number AS key, count(k) AS abnormal_contacts
+    """,
+    {"as_of": T},
+)
+MODEL_ALL_ABNORMAL_APPS = _q(
+    "model_all_abnormal_apps",
+    """
+    MATCH (a:App) WHERE a.abnormal = true AND coalesce(a.abnormal_listed_at, 0) <= $as_of
+    MATCH (d:Device)-[h:HAS_APP]->(a) WHERE coalesce(h.installed_at, 0) <= $as_of
+    RETURN d.id AS key, count(a) AS abnormal_apps
+    """,
+    {"as_of": T},
+)
+
+# A customer's phones and devices with what the model reads about each, and (at most
+# $fanout of) the other customers using them. A phone is keyed by its number: personal data,
+# kept in memory as a key, never written or logged.
+_MODEL_PHONES = """
+    UNWIND $ids AS id
+    MATCH (c:Customer {id: id})-[u:USES_PHONE]->(p:Phone)
+    WHERE coalesce(u.since, 0) <= $as_of
+    OPTIONAL MATCH (p)-[k:CONTACTED]-(q:Phone)
+    WHERE q.abnormal = true AND coalesce(q.abnormal_listed_at, 0) <= $as_of
+      AND k.first_ts <= $as_of
+    WITH id, p, count(k) AS abnormal_contacts
+    OPTIONAL MATCH (p)<-[v:USES_PHONE]-(o:Customer) WHERE coalesce(v.since, 0) <= $as_of
+    WITH id, p, abnormal_contacts, count(o) AS users, collect(o.id)[..$fanout] AS user_ids
+    RETURN id, 'uses_phone' AS relation, true AS outgoing,
+           [p.number,
+            CASE WHEN p.abnormal AND coalesce(p.abnormal_listed_at, 0) <= $as_of
+                 THEN 1 ELSE 0 END,
+            abnormal_contacts, users, user_ids] AS row
+"""
+_MODEL_DEVICES = """
+    UNWIND $ids AS id
+    MATCH (c:Customer {id: id})-[u:USES_DEVICE]->(d:Device)
+    WHERE coalesce(u.first_seen, 0) <= $as_of
+    OPTIONAL MATCH (d)-[h:HAS_APP]->(a:App)
+    WHERE a.abnormal = true AND coalesce(a.abnormal_listed_at, 0) <= $as_of
+      AND coalesce(h.installed_at, 0) <= $as_of
+    WITH id, d, count(a) AS abnormal_apps
+    OPTIONAL MATCH (d)<-[v:USES_DEVICE]-(o:Customer) WHERE coalesce(v.first_seen, 0) <= $as_of
+    WITH id, d, abnormal_apps, count(o) AS users, collect(o.id)[..$fanout] AS user_ids
+    RETURN id, 'uses_device' AS relation, true AS outgoing,
+           [d.id, abnormal_apps, users, user_ids] AS row
+"""
+# Online, one statement reads every relation both ways, phones and devices: one round trip
+# per hop.
+MODEL_NEIGHBOURS = _q(
+    "model_neighbours",
+    " UNION ALL ".join(
+        [
+            *(
+                _model_relation(name, outgoing, True)
+                for name in MODEL_RELATION_TYPES
+                for outgoing in (True, False)
+            ),
+            _MODEL_PHONES,
+            _MODEL_DEVICES,
+        ]
+    ),
+    {"ids": ["C1"], "as_of": T, "fanout": 25},
+)
+
+# Batch scoring writes each customer's score, band and model version back.
+SET_GRAPH_RISK = _q(
+    "set_graph_risk",
+    """
+    UNWIND $rows AS r
+    MATCH (c:Customer {id: r.id})
+    SET c.graph_risk = r.risk, c.graph_band = r.band, c.graph_model = $model,
+        c.graph_scored_at = $now
+    """,
+    {"rows": [{"id": "C1", "risk": 0.1, "band": "LOW"}], "model": "m1", "now": T},
+    write=True,
+)
+# The highest batch scores first (analysts' worklist; tests read scores back with it).
+SCORED_CUSTOMERS = _q(
+    "scored_customers",
+    """
+    MATCH (c:Customer) WHERE c.graph_risk IS NOT NULL
+    RETURN c.id AS id, c.graph_risk AS risk, c.graph_band AS band, c.graph_model AS model,
+           c.graph_scored_at AS scored_at
+    ORDER BY risk DESC LIMIT $limit
+    """,
+    {"limit": 100},
+)
+LATEST_FACT_TIME = _q(
+    "latest_fact_time",
+    """
+    MATCH (c:Customer)
+    RETURN max(c.label_ts) AS labels, max(c.movement_as_of) AS movement,
+           max(c.opened_at) AS opened
+    """,
+)
+
 
 BY_NAME: dict[str, Query] = {q.name: q for q in ALL}

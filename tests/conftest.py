@@ -64,3 +64,35 @@ def small_bank(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("bank")
     generate(1000, 11, out)
     return out
+
+
+MODEL_BANK_CUSTOMERS = 3000  # enough vouches that end badly to train the pair head
+
+
+@pytest.fixture(scope="session")
+def model_bank(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[GraphStore]:
+    """A 3,000-customer synthetic bank loaded into a graph of its own (for the model tests)."""
+    from etl.load import load_folder
+    from etl.synth import generate
+
+    folder = tmp_path_factory.mktemp("model-bank")
+    generate(MODEL_BANK_CUSTOMERS, 5, folder)
+    store = open_store(dataclasses.replace(load_settings(), graph_name="model_bank"))
+    store.clear()
+    load_folder(store, folder, bulk=True, progress=False)
+    yield store
+    store.clear()
+    store.close()
+
+
+@pytest.fixture(scope="session")
+def trained_model(model_bank: GraphStore, tmp_path_factory: pytest.TempPathFactory):
+    """A model version trained (briefly) on the model bank, in a registry of its own."""
+    from ml.pipeline import train_store
+    from ml.registry import ModelRegistry
+    from ml.train import TrainConfig
+
+    registry = ModelRegistry(tmp_path_factory.mktemp("models"))
+    config = TrainConfig(max_epochs=40, hidden=16, eval_every=5, progress=False)
+    result = train_store(model_bank, registry, config)
+    return registry, result
