@@ -44,9 +44,9 @@ from api.limits import CostLimitRule
 from api.metrics import Metrics
 from api.schema import Mutation, Query
 from graph.errors import StoreError
-from graph.settings import load_settings
+from graph.settings import Settings, load_settings
 from graph.store import GraphStore, open_store
-from risk.flow import KioskFlow
+from risk.flow import GraphRiskScorer, KioskFlow
 from risk.outbox import OutboxDispatcher
 from risk.policy import Policy, load_policy
 from risk.senders import Sender, sender_from_settings
@@ -167,15 +167,40 @@ class GraphQLApp(GraphQL[Context, None]):
         return response
 
 
+class _Promoted:
+    """Marks "load the promoted model version" (the default of `build_service`)."""
+
+
+PROMOTED = _Promoted()
+
+
+def promoted_scorer(store: GraphStore, settings: Settings) -> GraphRiskScorer | None:
+    """An online scorer for the promoted model version; None when none is promoted. A version
+    that fails to load is logged and served as no model (the policy then decides)."""
+    from ml.registry import ModelRegistry, RegistryError, default_root
+    from ml.serving import OnlineScorer, load_promoted
+
+    try:
+        model = load_promoted(ModelRegistry(default_root(settings)))
+    except (RegistryError, OSError, ValueError, KeyError) as exc:
+        log.error("the promoted model version could not be loaded: %s", type(exc).__name__)
+        return None
+    return None if model is None else OnlineScorer(store, model)
+
+
 def build_service(
     store: GraphStore | None = None,
     policy: Policy | None = None,
     sender: Sender | None = None,
     deadline_s: float | None = None,
+    scorer: GraphRiskScorer | _Promoted | None = PROMOTED,
 ) -> Service:
-    """Wire the parts from the settings (or from what a test passes in)."""
+    """Wire the parts from the settings (or from what a test passes in). The graph model is
+    the promoted version unless a scorer (or None: no model) is given."""
     settings = load_settings()
     store = store or open_store(settings)
+    if isinstance(scorer, _Promoted):
+        scorer = promoted_scorer(store, settings)
     policy = policy or load_policy()
     sender = sender or sender_from_settings(
         os.environ, default_log=Path(settings.data_dir) / "outbox.log"
@@ -191,6 +216,7 @@ def build_service(
         on_queued=dispatcher.notify,
         deadline_ms=int(deadline * 1000),
         assist_link=os.environ.get("VOUCHGRAPH_ASSIST_LINK", "https://mobile.bank.example/assist"),
+        scorer=scorer,
     )
     return Service(store, flow, KeyRing(store), metrics, dispatcher, deadline)
 
@@ -209,8 +235,15 @@ def build_app(service: Service | None = None) -> Starlette:
         except StoreError as exc:
             service.metrics.ready.set(0)
             return JSONResponse({"status": "unavailable", "reason": exc.code}, status_code=503)
+        scorer = service.flow.scorer
+        model = scorer.version if scorer is not None else None
+        body = {"status": "ready", "policy_version": service.flow.policy.version, "model": model}
+        if model is None and service.flow.policy.refuses_without_model():
+            service.metrics.ready.set(0)
+            body.update(status="unavailable", reason="NO_MODEL_PROMOTED")
+            return JSONResponse(body, status_code=503)
         service.metrics.ready.set(1)
-        return JSONResponse({"status": "ready", "policy_version": service.flow.policy.version})
+        return JSONResponse(body)
 
     async def metrics(_: Request) -> Response:
         return PlainTextResponse(service.metrics.render(), media_type="text/plain; version=0.0.4")

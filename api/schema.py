@@ -155,7 +155,11 @@ class CustomerSummary:
     display_name: str
     status: str | None
     credit_grade: str | None
-    graph_risk: float | None
+    graph_risk: float | None = strawberry.field(
+        description="The batch graph-model score (vouchgraph score), a calibrated probability."
+    )
+    graph_band: str | None
+    graph_model: str | None = strawberry.field(description="The model version of graph_risk.")
     blacklisted: bool
     relations: int
     rejections: int

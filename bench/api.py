@@ -147,8 +147,8 @@ def serve(port: int, graph: str, outbox_log: Path) -> int:
     from api.app import build_app, build_service
     from risk.senders import LocalSender
 
-    service = build_service(
-        store=_store(graph), policy=lenient_policy(), sender=LocalSender(outbox_log)
+    service = build_service(  # without the graph model: the flow's own cost
+        store=_store(graph), policy=lenient_policy(), sender=LocalSender(outbox_log), scorer=None
     )
     uvicorn.run(
         build_app(service), host="127.0.0.1", port=port, log_level="warning", access_log=False

@@ -11,13 +11,15 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import secrets
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Protocol
 
 from graph import queries as q
+from graph.errors import StoreError
 from graph.store import GraphStore
 from risk.eligibility import (
     CandidateFacts,
@@ -59,6 +61,26 @@ EVIDENCE_CATEGORIES = (
     "credit",
     "vouching_history",
 )
+
+
+log = logging.getLogger(__name__)
+
+
+class GraphRiskResult(Protocol):
+    probability: float
+    model_version: str
+    evidence: Mapping[str, Any]
+
+
+class GraphRiskScorer(Protocol):
+    """The graph model in the request path (`ml.serving.OnlineScorer`)."""
+
+    @property
+    def version(self) -> str: ...
+
+    def score_customer(self, customer_id: str, now: int) -> GraphRiskResult: ...
+
+    def score_pair(self, customer_id: str, guarantor_id: str, now: int) -> GraphRiskResult: ...
 
 
 @dataclass(frozen=True)
@@ -253,12 +275,31 @@ class KioskFlow:
         assist_link: str = "https://mobile.bank.example/assist",
         on_queued: Callable[[], None] | None = None,
         deadline_ms: int = 2000,
+        scorer: GraphRiskScorer | None = None,
     ) -> None:
         self.store, self.policy, self.clock = store, policy, clock
         self.assist_link, self.on_queued, self.deadline_ms = assist_link, on_queued, deadline_ms
+        self.scorer = scorer  # None: no model promoted (the policy decides what that means)
 
     def now(self) -> int:
         return int(self.clock() * 1000)
+
+    def _graph_risk(
+        self, score: Callable[[GraphRiskScorer], GraphRiskResult]
+    ) -> tuple[float | None, str | None, dict[str, Any]]:
+        """The graph model's probability, version and evidence; without a model, or when
+        scoring fails, no probability and the reason (the policy then decides: by default it
+        refuses). A store failure is not a scoring failure: it fails the step closed."""
+        if self.scorer is None:
+            return None, None, {"reason": "NO_MODEL_PROMOTED"}
+        try:
+            result = score(self.scorer)
+        except StoreError:
+            raise
+        except Exception as exc:
+            log.warning("graph risk scoring failed: %s", type(exc).__name__)
+            return None, None, {"reason": "SCORING_FAILED", "model_version": self.scorer.version}
+        return result.probability, result.model_version, dict(result.evidence)
 
     def _run(self, query: q.Query, params: dict[str, Any]) -> list[dict[str, Any]]:
         return self.store.run(query, params, timeout_ms=self.deadline_ms)
@@ -294,6 +335,9 @@ class KioskFlow:
                 for r in row["rejections"]
             )
         basic = "basic_info" in categories
+        risk, version, why = self._graph_risk(
+            lambda scorer: scorer.score_customer(request.customer_id, now)
+        )
         return CustomerEvidence(
             now=now,
             face_similarity=request.face_similarity,
@@ -306,8 +350,9 @@ class KioskFlow:
             rejections=rejections,
             movement=_movement(row, row["status"], row["opened_at"], now),
             credit_grade=row["credit_grade"],
-            graph_risk=row["graph_risk"],
-            model_version=row["graph_model"],
+            graph_risk=risk,
+            model_version=version,
+            graph_evidence=why,
         )
 
     def assess(self, actor: Actor, request: AssessRequest) -> AssessmentView:
@@ -675,6 +720,9 @@ class KioskFlow:
             for t in ties
         )
         vouching = "vouching_history" in categories
+        risk, version, why = self._graph_risk(
+            lambda scorer: scorer.score_pair(customer_id, request["guarantor_id"], now)
+        )
         evidence = GuarantorEvidence(
             now=now,
             face_similarity=float(verification["face_similarity"]),
@@ -685,8 +733,9 @@ class KioskFlow:
             movement=_movement(row, row["status"], row["opened_at"], now),
             vouch_history=_vouches(row["vouches"], False, now - YEAR_MS) if vouching else None,
             credit_grade=row["credit_grade"],
-            graph_risk=row["graph_risk"],
-            model_version=row["graph_model"],
+            graph_risk=risk,
+            model_version=version,
+            graph_evidence=why,
         )
         return evidence, sorted(categories)
 

@@ -272,6 +272,14 @@ class Policy:
         except KeyError:
             raise UnknownBusiness(f"business {name!r} is not in policy {self.version}") from None
 
+    def refuses_without_model(self) -> bool:
+        """Whether any business refuses when the graph model gives no probability."""
+        return any(
+            card.graph_risk.missing_model == "refuse"
+            for b in self.businesses.values()
+            for card in (b.customer, b.guarantor)
+        )
+
 
 # --- loading --------------------------------------------------------------------------------
 

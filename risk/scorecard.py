@@ -205,6 +205,8 @@ class CustomerEvidence:
     credit_grade: str | None = None  # CREDIT_GRADES
     graph_risk: float | None = None  # calibrated fraud probability; None: no model
     model_version: str | None = None
+    # What drove the graph risk (relations, neighbours), or why there is none (reason).
+    graph_evidence: Mapping[str, Any] | None = None
 
     def __post_init__(self) -> None:
         _check_similarity(self.face_similarity)
@@ -238,6 +240,7 @@ class GuarantorEvidence:
     credit_grade: str | None = None
     graph_risk: float | None = None  # the graph model's risk for the customer-guarantor pair
     model_version: str | None = None
+    graph_evidence: Mapping[str, Any] | None = None
 
     def __post_init__(self) -> None:
         _check_similarity(self.face_similarity)
@@ -308,7 +311,7 @@ def hard_refusals(
     if evidence.blacklisted and rules.refuse_blacklisted:
         items.append(Item(prefix + "BLACKLISTED", 0.0, {"blacklisted": True}))
     if evidence.graph_risk is None and card.graph_risk.missing_model == "refuse":
-        items.append(Item(prefix + "NO_MODEL", 0.0, {"missing_model": "refuse"}))
+        items.append(Item(prefix + "NO_MODEL", 0.0, {"missing_model": "refuse", **_why(evidence)}))
     return items
 
 
@@ -352,7 +355,7 @@ def customer_score(evidence: CustomerEvidence, business: str, policy: Policy) ->
     items.extend(_rejection_items(e, business, policy))
     items.extend(_movement_items(card.movement, e.movement))
     items.append(_credit_item(card.credit_grade, e.credit_grade))
-    items.append(_graph_risk_item(card.graph_risk, e.graph_risk, e.model_version))
+    items.append(_graph_risk_item(card.graph_risk, e))
     return Score(tuple(items))
 
 
@@ -370,7 +373,7 @@ def guarantor_score(evidence: GuarantorEvidence, business: str, policy: Policy) 
     items.extend(_movement_items(card.movement, e.movement))
     items.extend(_vouch_items(e, business, policy))
     items.append(_credit_item(card.credit_grade, e.credit_grade))
-    items.append(_graph_risk_item(card.graph_risk, e.graph_risk, e.model_version))
+    items.append(_graph_risk_item(card.graph_risk, e))
     items.append(_relationship_item(e.relationship, business, policy))
     return Score(tuple(items))
 
@@ -462,12 +465,26 @@ def _credit_item(points: Mapping[str, float], grade: str | None) -> Item:
     return Item(f"CREDIT_GRADE_{grade}", points[grade], {"grade": grade})
 
 
-def _graph_risk_item(rules: GraphRiskPoints, risk: float | None, model: str | None) -> Item:
-    if risk is None:
+def _why(e: CustomerEvidence | GuarantorEvidence) -> dict[str, Any]:
+    reason = (e.graph_evidence or {}).get("reason")
+    return {"reason": reason} if reason else {}
+
+
+def _graph_risk_item(rules: GraphRiskPoints, e: CustomerEvidence | GuarantorEvidence) -> Item:
+    if e.graph_risk is None:
         return Item(
-            "GRAPH_RISK_NO_MODEL", rules.missing_points, {"missing_model": rules.missing_model}
+            "GRAPH_RISK_NO_MODEL",
+            rules.missing_points,
+            {"missing_model": rules.missing_model, **_why(e)},
         )
-    return _banded("GRAPH_RISK", rules.bands, risk, model_version=model)
+    return _banded(
+        "GRAPH_RISK",
+        rules.bands,
+        e.graph_risk,
+        probability=round(e.graph_risk, 4),
+        model_version=e.model_version,
+        **dict(e.graph_evidence or {}),
+    )
 
 
 def _relationship_item(paths: Sequence[RelationshipPath], business: str, policy: Policy) -> Item:

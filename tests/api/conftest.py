@@ -182,7 +182,9 @@ def api(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ap
     assert report.rows_rejected == 0, [f.rejections for f in report.files]
     log = folder / "outbox.log"
     clock = Clock()
-    service = build_service(store=store, policy=lenient_policy(), sender=LocalSender(log))
+    service = build_service(
+        store=store, policy=lenient_policy(), sender=LocalSender(log), scorer=None
+    )
     service.flow.clock = clock
     keys = {
         role: create_key(store, role, f"test-{role}")[1] for role in ("kiosk", "analyst", "admin")

@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -71,26 +72,38 @@ def test_outbox_list_shows_the_request_and_its_link(api: Any) -> None:
     assert mine[0]["status"] == "DELIVERED" and "token=" in mine[0]["link"]
 
 
-def test_serve_answers_health_and_stops(api: Any) -> None:
+def _serve_readyz(env: dict[str, str]) -> httpx.Response:
+    """Starts `vouchgraph serve` on a free port, reads /readyz once it answers, stops it."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     proc = subprocess.Popen(
         [sys.executable, "-m", "api.cli", "serve", "--port", str(port)],
-        env={**os.environ, "VOUCHGRAPH_GRAPH_NAME": "api_tests"},
+        env={**os.environ, "VOUCHGRAPH_GRAPH_NAME": "api_tests", **env},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         while True:
             try:
-                reply = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1)
-                break
+                return httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1)
             except httpx.TransportError:
                 assert time.monotonic() < deadline and proc.poll() is None
                 time.sleep(0.1)
-        assert reply.status_code == 200 and reply.json()["status"] == "ready"
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_serve_is_ready_with_a_promoted_model_and_stops(
+    api: Any, trained_model: Any, tmp_path: Path
+) -> None:
+    registry, result = trained_model
+    registry.promote(result.version)
+    reply = _serve_readyz({"VOUCHGRAPH_MODEL_DIR": str(registry.root)})
+    assert reply.status_code == 200 and reply.json()["status"] == "ready"
+    assert reply.json()["model"] == result.version
+    # the shipped policy refuses without a model: not ready, and says why
+    reply = _serve_readyz({"VOUCHGRAPH_MODEL_DIR": str(tmp_path / "no-models")})
+    assert reply.status_code == 503 and reply.json()["reason"] == "NO_MODEL_PROMOTED"

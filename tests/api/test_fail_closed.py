@@ -34,6 +34,7 @@ def own_api(tmp_path: Path) -> Iterator[tuple[Api, Path]]:
         policy=lenient_policy(),
         sender=LocalSender(tmp_path / "outbox.log"),
         deadline_s=2.0,
+        scorer=None,
     )
     keys = {"kiosk": create_key(store, "kiosk", "k")[1]}
     try:
