@@ -1,4 +1,5 @@
-"""The `vouchgraph` command line: db, synth, load, stats and demo.
+"""The `vouchgraph` command line: db, synth, load, stats, serve, keys, outbox, demo, and the
+model commands (train, models, score; in api/cli_model.py).
 
 Errors exit non-zero with one clear line on stderr (the exit code says which kind of error);
 personal data never appears in what is printed.
@@ -15,12 +16,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from api.cli_model import register as register_model_commands
 from etl.readers import MalformedFile
 from graph import embedded
 from graph import queries as q
 from graph.errors import ConfigError, StoreError
 from graph.settings import load_settings
 from graph.store import GraphStore, open_store
+from ml.registry import RegistryError
 
 EXIT_BAD_INPUT = 2
 
@@ -199,25 +202,47 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print()
         print(sample_customer_text(store))
         keys = {role: create_key(store, role, f"demo-{role}")[1] for role in ("kiosk", "analyst")}
+        version = _demo_model(store)
     finally:
         store.close()
     print(f"\ndemo ready in {time.monotonic() - started:.1f}s")
     if args.no_serve:
         return 0
-    print("\npolicy: the shipped one, with a missing graph model scored as neutral (no model yet)")
+    print(f"\npolicy: the shipped one; graph model {version} (vouchgraph models show {version})")
     for role, key in keys.items():
         print(f"{role} key: {key}")
     print(f"GraphiQL: http://{args.host}:{args.port}/graphql  (header Authorization: Bearer KEY)")
-    return cmd_serve(args, demo=True)
+    return cmd_serve(args)
 
 
-def cmd_serve(args: argparse.Namespace, demo: bool = False) -> int:
+def _demo_model(store: GraphStore) -> str:
+    """The promoted model version; when there is none, trains one on the store, promotes it
+    and writes every customer's batch score."""
+    from ml.pipeline import train_store
+    from ml.registry import ModelRegistry, default_root
+    from ml.serving import load_version, score_store
+    from ml.train import TrainConfig
+
+    registry = ModelRegistry(default_root(load_settings()))
+    version = registry.promoted()
+    if version is None:
+        print("\ntraining the graph model and the baseline ...")
+        result = train_store(store, registry, TrainConfig(max_epochs=120))
+        for name, r in result.summary["models"].items():
+            print(f"  {name:9s} test ROC-AUC {r['metrics']['roc_auc']:.3f}")
+        version = result.version
+        registry.promote(version)
+        print(f"promoted {version} ({result.served}); report: {registry.path(version)}/report.md")
+        score_store(store, load_version(registry, version))
+    return version
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from api.app import build_app, build_service
-    from risk.policy import without_model_policy
 
-    app = build_app(build_service(policy=without_model_policy() if demo else None))
+    app = build_app(build_service())
     print(f"serving GraphQL on http://{args.host}:{args.port}/graphql", file=sys.stderr)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
     return 0
@@ -343,6 +368,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--port", type=int, default=8000)
     demo.add_argument("--no-serve", action="store_true", help="stop after the summary")
     demo.set_defaults(func=cmd_demo)
+    register_model_commands(sub)
     return parser
 
 
@@ -358,7 +384,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         _positive(args)
         return int(args.func(args))
-    except (ConfigError, StoreError) as exc:
+    except (ConfigError, StoreError, RegistryError) as exc:
         print(f"vouchgraph: error: {exc}", file=sys.stderr)
         return exc.exit_code
     except (MalformedFile, FileNotFoundError, NotADirectoryError, ValueError) as exc:

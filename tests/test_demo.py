@@ -1,4 +1,5 @@
-"""`vouchgraph demo` (what `make demo` runs) builds, loads and summarises a bank end to end."""
+"""`vouchgraph demo` (what `make demo` runs) builds, loads and summarises a bank, and trains and
+promotes a model, end to end."""
 
 from __future__ import annotations
 
@@ -9,14 +10,18 @@ from pathlib import Path
 
 
 def test_demo_builds_loads_and_summarises_a_bank(data_dir: Path, tmp_path: Path) -> None:
-    env = {**os.environ, "VOUCHGRAPH_GRAPH_NAME": "demo_test"}
+    env = {
+        **os.environ,
+        "VOUCHGRAPH_GRAPH_NAME": "demo_test",
+        "VOUCHGRAPH_MODEL_DIR": str(tmp_path / "models"),
+    }
     cmd = [
         sys.executable,
         "-m",
         "api.cli",
         "demo",
         "--customers",
-        "300",
+        "1000",
         "--out",
         str(tmp_path / "bank"),
         "--no-serve",
@@ -26,8 +31,10 @@ def test_demo_builds_loads_and_summarises_a_bank(data_dir: Path, tmp_path: Path)
     assert "Loaded" in done.stdout and "(bulk)" in done.stdout
     assert ":Customer" in done.stdout and "sample customer C" in done.stdout
     assert "demo ready" in done.stdout
+    assert "promoted" in done.stdout and (tmp_path / "models" / "PROMOTED").exists()
     again = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300, check=False)
     assert again.returncode == 0 and "already holds data" in again.stdout
+    assert "training" not in again.stdout  # the promoted version serves again
     import dataclasses
 
     from graph.settings import load_settings

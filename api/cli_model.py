@@ -1,0 +1,166 @@
+"""The model commands of `vouchgraph`: train, models list|show|promote|demote, score.
+
+They import torch only when run, so the other commands start fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from graph.errors import ConfigError
+from graph.settings import load_settings
+from graph.store import open_store
+
+
+def _print_json(data: Any) -> None:
+    print(json.dumps(data, indent=2, sort_keys=True, default=str))
+
+
+def _as_of(text: str | None) -> int | None:
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise ConfigError(f"--as-of: not an ISO 8601 time: {text!r}") from exc
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=datetime.now().astimezone().tzinfo).astimezone()
+    return int(moment.timestamp() * 1000)
+
+
+def _registry():
+    from ml.registry import ModelRegistry, default_root
+
+    return ModelRegistry(default_root(load_settings()))
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from ml.pipeline import train_folder, train_store
+    from ml.train import TrainConfig
+
+    config = TrainConfig(
+        seed=args.seed,
+        max_epochs=args.epochs,
+        hidden=args.hidden,
+        fanout=args.fanout,
+        models=tuple(m.strip() for m in args.models.split(",") if m.strip()),
+        progress=not args.quiet,
+    )
+    registry = _registry()
+    if args.source is not None:
+        result = train_folder(
+            Path(args.source), load_settings(), registry, config, _as_of(args.as_of)
+        )
+    else:
+        store = open_store()
+        try:
+            result = train_store(store, registry, config, _as_of(args.as_of))
+        finally:
+            store.close()
+    if args.promote:
+        registry.promote(result.version)
+    if args.json:
+        _print_json({"version": result.version, "served": result.served, **result.summary})
+        return 0
+    reason = result.summary["served_reason"]
+    print(f"model version {result.version} ({result.served} serves: {reason})")
+    for name, r in result.summary["models"].items():
+        m = r["metrics"]
+        print(f"  {name:9s} test ROC-AUC {m['roc_auc']:.3f}  PR-AUC {m['pr_auc']:.3f}", end="")
+        print(f"  ECE {m['ece']:.3f}")
+    print(f"report: {registry.path(result.version) / 'report.md'}")
+    print(
+        "promoted"
+        if args.promote
+        else f"promote it with: vouchgraph models promote {result.version}"
+    )
+    return 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    registry = _registry()
+    if args.action == "list":
+        versions = registry.list()
+        if args.json:
+            _print_json([v.__dict__ for v in versions])
+        elif not versions:
+            print("no model versions yet (vouchgraph train)")
+        for v in versions if not args.json else ():
+            auc = "-" if v.roc_auc is None else f"{v.roc_auc:.3f}"
+            print(
+                f"{'*' if v.promoted else ' '} {v.name}  {v.kind:9s} ROC-AUC {auc}  {v.created_at}"
+            )
+        return 0
+    if args.action == "demote":
+        registry.demote()
+        print("no model promoted: the policy's missing-model rule applies")
+        return 0
+    if not args.version:
+        raise ConfigError(f"models {args.action}: name a version (vouchgraph models list)")
+    if args.action == "promote":
+        registry.promote(args.version)
+        print(f"promoted {args.version}; restart the API to serve it")
+        return 0
+    manifest = registry.show(args.version)
+    if args.json:
+        _print_json(manifest)
+    else:
+        m = manifest["metrics"]
+        print(f"{args.version}: {manifest['kind']}, trained on data as of {manifest['as_of']}")
+        print(f"  test ROC-AUC {m['roc_auc']:.3f}, PR-AUC {m['pr_auc']:.3f}, ECE {m['ece']:.3f}")
+        print(f"  code {manifest.get('code_version')}, data {manifest['data_fingerprint'][:16]}")
+        print(f"  report: {registry.path(args.version) / 'report.md'}")
+    return 0
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    from ml.serving import load_promoted, load_version, score_store
+
+    registry = _registry()
+    model = load_version(registry, args.version) if args.version else load_promoted(registry)
+    if model is None:
+        raise ConfigError("no model promoted: vouchgraph models promote VERSION (or --version)")
+    store = open_store()
+    try:
+        summary = score_store(store, model, _as_of(args.as_of), progress=not args.quiet)
+    finally:
+        store.close()
+    if args.json:
+        _print_json(summary)
+    else:
+        bands = ", ".join(f"{k} {v:,}" for k, v in summary["bands"].items())
+        print(f"scored {summary['customers']:,} customers with {summary['model']}: {bands}")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Adds the model commands to the `vouchgraph` parser."""
+    train = sub.add_parser("train", help="train the graph model and the baseline; save a version")
+    train.add_argument("--from", dest="source", help="a source folder (default: the store)")
+    train.add_argument("--as-of", help="train on facts known by this ISO time (default: latest)")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--epochs", type=int, default=300, help="most GNN epochs (early stop)")
+    train.add_argument("--hidden", type=int, default=64)
+    train.add_argument("--fanout", type=int, default=10, help="neighbours per relation")
+    train.add_argument("--models", default="gnn,baseline")
+    train.add_argument("--promote", action="store_true", help="promote the new version")
+    train.add_argument("--json", action="store_true")
+    train.add_argument("--quiet", action="store_true", help="no progress output")
+    train.set_defaults(func=cmd_train)
+
+    models = sub.add_parser("models", help="list, show, promote or demote model versions")
+    models.add_argument("action", choices=("list", "show", "promote", "demote"))
+    models.add_argument("version", nargs="?")
+    models.add_argument("--json", action="store_true")
+    models.set_defaults(func=cmd_models)
+
+    score = sub.add_parser("score", help="score every customer; write score, band and version")
+    score.add_argument("--version", help="a version (default: the promoted one)")
+    score.add_argument("--as-of", help="score on facts known by this ISO time (default: latest)")
+    score.add_argument("--json", action="store_true")
+    score.add_argument("--quiet", action="store_true", help="no progress output")
+    score.set_defaults(func=cmd_score)
