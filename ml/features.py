@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+from scipy import sparse
 
 from ml.export import RELATIONS, Edges, GraphExport
 
@@ -129,10 +130,10 @@ def _max_by(index: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
 def neighbour_mean(export: GraphExport, matrix: np.ndarray) -> np.ndarray:
     """Mean of each customer's neighbours' rows (zero without neighbours)."""
     src, dst = undirected(export)
-    total = np.zeros_like(matrix, dtype=np.float64)
-    np.add.at(total, src, matrix[dst])
-    count = np.bincount(src, minlength=export.num_customers)
-    return (total / np.maximum(count, 1)[:, None]).astype(np.float32)
+    n = export.num_customers
+    adjacency = sparse.csr_matrix((np.ones(len(src), np.float32), (src, dst)), shape=(n, n))
+    count = np.asarray(adjacency.sum(axis=1)).ravel()
+    return (adjacency @ matrix / np.maximum(count, 1)[:, None]).astype(np.float32)
 
 
 def label_inputs(known: np.ndarray) -> np.ndarray:

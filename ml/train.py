@@ -54,11 +54,13 @@ class TrainConfig:
     max_epochs: int = 300
     patience: int = 40  # epochs without a better validation score before stopping
     eval_every: int = 5
+    time_budget_s: float | None = None  # stop the GNN's epochs (keeping the best) after this
     fanout: int = 10  # neighbours per customer, relation and direction (training = serving)
     val_fraction: float = 0.15
     test_fraction: float = 0.15
     models: tuple[str, ...] = ("gnn", "baseline")
     boost_iterations: int = 300
+    max_tabular_rows: int = 200_000  # negatives beyond this are sampled (and reweighted)
     progress: bool = True
 
 
@@ -186,6 +188,20 @@ def _class_weights(y: np.ndarray) -> np.ndarray:
     return np.where(y == 1, ratio, 1.0)
 
 
+def _sampled(rows: np.ndarray, y: np.ndarray, config: TrainConfig) -> tuple[np.ndarray, np.ndarray]:
+    """The training rows for the booster: every positive and, above `max_tabular_rows`, a
+    seeded sample of the negatives, reweighted so the class balance is as in the full set."""
+    weights = _class_weights(y[rows])
+    negatives = rows[y[rows] == 0]
+    room = config.max_tabular_rows - (len(rows) - len(negatives))
+    if room <= 0 or len(negatives) <= room:
+        return rows, weights
+    keep = np.random.default_rng(config.seed).choice(negatives, room, replace=False)
+    sampled = np.sort(np.concatenate([rows[y[rows] == 1], keep]))
+    scale = len(negatives) / room
+    return sampled, np.where(y[sampled] == 1, weights.max(), scale)
+
+
 def _booster(config: TrainConfig) -> HistGradientBoostingClassifier:
     return HistGradientBoostingClassifier(
         max_iter=config.boost_iterations,
@@ -205,8 +221,9 @@ def fit_baseline(export: GraphExport, split: Split, config: TrainConfig) -> Fitt
     known = export.known_labels(split.mask(export.num_customers))
     matrix = tabular_matrix(export, known, config.fanout)
     y = export.label
+    rows, weights = _sampled(split.train, y, config)
     booster = _booster(config)
-    booster.fit(matrix[split.train], y[split.train], sample_weight=_class_weights(y[split.train]))
+    booster.fit(matrix[rows], y[rows], sample_weight=weights)
     fitted = Fitted(
         "baseline",
         config,
@@ -282,6 +299,8 @@ def fit_gnn(export: GraphExport, split: Split, config: TrainConfig) -> Fitted:
                 best = (score, epoch, copy.deepcopy(model.state_dict()))
             elif epoch - best[1] >= config.patience:
                 break
+        if config.time_budget_s is not None and time.monotonic() - started > config.time_budget_s:
+            break
     bar.close()
     model.load_state_dict(best[2])
     val = _gnn_logits(model, data, graph, train_known)[split.val]
