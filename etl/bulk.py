@@ -59,6 +59,7 @@ MOVEMENT = {  # graph property <- movement column (as graph.queries.SET_MOVEMENT
     "out_count_30d": "out_count_30d",
     "out_total_30d": "out_total_30d",
 }
+NODE_KEY = {"Phone": "number", "Attribute": "name"}  # the key of a label not keyed on `id`
 # Where the nodes each reference check of etl.load.REFERENCES looks for live in the folder.
 REFERENCE_TARGETS = {
     q.EXISTING_CUSTOMERS.name: ("customers", "customer_id"),
@@ -82,6 +83,14 @@ def last_by_key(table: pa.Table, keys: Sequence[str], order: str = "_order") -> 
     latest = table.group_by(list(keys), use_threads=False).aggregate([(order, "max")])
     positions = pc.index_in(latest[f"{order}_max"], value_set=table[order])
     return table.take(positions.take(pc.sort_indices(positions)))
+
+
+def newest_by_key(table: pa.Table, keys: Sequence[str], newest: str) -> pa.Table:
+    """One row per key: the one with the largest `newest` value, the later row among equals
+    (what the `WHERE x.t <= r.t` of an incremental write leaves)."""
+    if table.num_rows:
+        table = _renumber(table.sort_by([(newest, "ascending"), ("_order", "ascending")]))
+    return last_by_key(table, keys)
 
 
 def _renumber(table: pa.Table) -> pa.Table:
@@ -157,10 +166,8 @@ def _customers(folder: _Folder, transfers: TransferAggregate | None) -> pa.Table
     src = {s.name: s for s in SOURCES}
     customers = last_by_key(folder.table(src["customers"]), ["customer_id"])
     customers = customers.select(["customer_id", *CUSTOMER_FIELDS])
-    credit = folder.table(src["credit"])
-    if credit.num_rows:  # newest as_of wins, then the later row
-        credit = _renumber(credit.sort_by([("as_of", "ascending"), ("_order", "ascending")]))
-    credit = last_by_key(credit, ["customer_id"]).select(["customer_id", "grade", "score", "as_of"])
+    credit = newest_by_key(folder.table(src["credit"]), ["customer_id"], "as_of")
+    credit = credit.select(["customer_id", "grade", "score", "as_of"])
     credit = credit.rename_columns(["customer_id", "credit_grade", "credit_score", "credit_as_of"])
     labels = last_by_key(folder.table(src["labels"]), ["customer_id"])
     labels = labels.select(["customer_id", "label", "kind", "ts"]).rename_columns(
@@ -244,6 +251,7 @@ def _nodes(folder: _Folder, transfers: TransferAggregate | None) -> list[NodeCol
         "consent_id",
         ["category", "granted", "ts", "expires_at"],
     )
+    attributes = pa.table({"name": pc.unique(t["attributes"]["name"].combine_chunks())})
     return [
         NodeColumns("Customer", _customers(folder, transfers)),
         NodeColumns("Phone", phones),
@@ -252,6 +260,7 @@ def _nodes(folder: _Folder, transfers: TransferAggregate | None) -> list[NodeCol
         NodeColumns("BlacklistEntry", blacklist),
         NodeColumns("Rejection", rejections),
         NodeColumns("Consent", consents),
+        NodeColumns("Attribute", attributes),
     ]
 
 
@@ -262,7 +271,7 @@ class _Ids:
         self.keys: dict[str, tuple[pa.Array, int]] = {}
         offset = 0
         for block in nodes:
-            key = "number" if block.label == "Phone" else "id"
+            key = NODE_KEY.get(block.label, "id")
             self.keys[block.label] = (block.table[key].combine_chunks(), offset)
             offset += block.table.num_rows
 
@@ -359,6 +368,22 @@ def _edges(
         ),
         _edge(
             ids,
+            "RATED",
+            newest_by_key(t["ratings"], ["src_id", "dst_id"], "ts"),
+            (c, "src_id"),
+            (c, "dst_id"),
+            ("score", "ts"),
+        ),
+        _edge(
+            ids,
+            "HAS_ATTRIBUTE",
+            last_by_key(t["attributes"], ["customer_id", "name"]),
+            (c, "customer_id"),
+            ("Attribute", "name"),
+            ("value", "as_of"),
+        ),
+        _edge(
+            ids,
             "VOUCHED_FOR",
             vouches,
             (c, "guarantor_id"),
@@ -420,6 +445,10 @@ def bulk_load(store: GraphStore, folder: Path, progress: bool = True) -> LoadRep
     started = time.monotonic()
     report = LoadReport(str(folder), store.backend, "bulk")
     files = preflight(folder)
+    if store.is_empty():
+        # GRAPH.BULK creates its graph: one holding only the schema (`ensure_schema` ran, no
+        # data yet) is removed first; the schema is built again after the data.
+        store.clear()
     data = _Folder()
     for source in SOURCES:
         path = files.get(source.name)

@@ -2,9 +2,10 @@
 
 Millions of rows are checked column by column in Arrow's compute kernels. The checks here are
 a screen, deliberately stricter than the rules of `etl.validate` (only plain forms pass: `10.5`,
-`2025-03-01`, `2025-03-01T12:30:00Z`): a row that passes gets its typed values from Arrow; a
-row that does not is handed to `validate_row`, which accepts it or says exactly why not. So the
-row rules stay the single truth, and the screen only decides how fast a row gets there.
+`2025-03-01`, `2025-03-01T12:30:00Z`, `2025-03-01T12:30:00.250Z`): a row that passes gets its
+typed values from Arrow; a row that does not is handed to `validate_row`, which accepts it or
+says exactly why not. So the row rules stay the single truth, and the screen only decides how
+fast a row gets there.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ _INT = r"^-?[0-9]{1,15}$"
 _FLOAT = r"^-?[0-9]{1,15}(\.[0-9]{1,12})?$"
 _DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 _DATETIME = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$"
+_DATETIME_MS = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z$"
 _CONTROL = r"[\x00-\x1f]"
 
 Rows = list[tuple[int, dict[str, Any]]]
@@ -39,24 +41,31 @@ def _true(n: int) -> pa.Array:
 
 
 def _time(col: pa.Array) -> tuple[pa.Array, pa.Array]:
-    """(epoch ms or null, passes) for plain ISO dates and UTC date-times."""
+    """(epoch ms or null, passes) for plain ISO dates and UTC date-times (whole seconds or
+    milliseconds)."""
     out = pa.nulls(len(col), pa.int64())
     ok = pa.array(np.zeros(len(col), dtype=bool))
     for pattern, target, fmt in (
         (_DATE, pa.timestamp("s"), "%Y-%m-%d"),
         (_DATETIME, pa.timestamp("s", tz="UTC"), "%Y-%m-%dT%H:%M:%SZ"),
+        (_DATETIME_MS, pa.timestamp("ms", tz="UTC"), None),
     ):
         shaped = pc.fill_null(pc.match_substring_regex(col, pattern), False)
+        if not pc.any(shaped).as_py():
+            continue
         candidates = pc.if_else(shaped, col, None)
+        scale = 1 if target.unit == "ms" else 1000
         try:  # Arrow's ISO 8601 cast is strict (no 2025-02-30) and fast, but all-or-nothing
-            seconds = pc.cast(pc.cast(candidates, target), pa.int64())
+            ticks = pc.cast(pc.cast(candidates, target), pa.int64())
             exact = shaped
         except pa.ArrowInvalid:  # some impossible date in the batch: check value by value
+            if fmt is None:  # strptime has no milliseconds: leave these to the row rules
+                continue
             parsed = pc.strptime(candidates, format=fmt, unit="s", error_is_null=True)
             # strptime rolls 2025-02-30 over to March: only a value that prints back passes
             exact = pc.fill_null(pc.equal(pc.strftime(parsed, format=fmt), col), False)
-            seconds = pc.cast(parsed, pa.int64())
-        out = pc.if_else(exact, pc.multiply(seconds, 1000), out)
+            ticks = pc.cast(parsed, pa.int64())
+        out = pc.if_else(exact, pc.multiply(ticks, scale), out)
         ok = pc.or_(ok, exact)
     return out, ok
 
@@ -74,6 +83,8 @@ def _screen(field: Field, col: pa.Array) -> tuple[pa.Array, pa.Array]:
         ok = pc.and_(ok, pc.less_equal(pc.utf8_length(col), field.max_length))
         if field.kind == "enum":
             ok = pc.and_(ok, pc.is_in(col, value_set=pa.array(field.choices)))
+        if field.pattern is not None:
+            ok = pc.and_(ok, pc.match_substring_regex(col, field.pattern))
     elif field.kind in ("int", "float"):
         shaped = pc.fill_null(pc.match_substring_regex(col, _INT if field.kind == "int"
                                                        else _FLOAT), False)  # fmt: skip

@@ -39,6 +39,11 @@ REFERENCES: dict[str, tuple[tuple[str, q.Query, str], ...]] = {
         ("src_id", q.EXISTING_CUSTOMERS, "customer"),
         ("dst_id", q.EXISTING_CUSTOMERS, "customer"),
     ),
+    "ratings": (
+        ("src_id", q.EXISTING_CUSTOMERS, "customer"),
+        ("dst_id", q.EXISTING_CUSTOMERS, "customer"),
+    ),
+    "attributes": (("customer_id", q.EXISTING_CUSTOMERS, "customer"),),
     "phones": (("customer_id", q.EXISTING_CUSTOMERS, "customer"),),
     "devices": (("customer_id", q.EXISTING_CUSTOMERS, "customer"),),
     "apps": (("device_id", q.EXISTING_DEVICES, "device"),),
@@ -55,6 +60,8 @@ REFERENCES: dict[str, tuple[tuple[str, q.Query, str], ...]] = {
 # The statement that writes a batch of each source (relations and transfers are special).
 WRITERS: dict[str, q.Query] = {
     "customers": q.UPSERT_CUSTOMERS,
+    "ratings": q.UPSERT_RATINGS,
+    "attributes": q.UPSERT_ATTRIBUTES,
     "phones": q.UPSERT_PHONES,
     "calls": q.UPSERT_CALLS,
     "devices": q.UPSERT_DEVICES,
@@ -175,9 +182,12 @@ def _batches(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
         yield batch
 
 
-# Sources where one batch may hold several rows of one node and the newest (by this field)
-# must win: a statement's WHERE sees the graph as it was before the statement.
-NEWEST_WINS: dict[str, tuple[str, str]] = {"credit": ("customer_id", "as_of")}
+# Sources where one batch may hold several rows of one key and the newest (by this field) must
+# win, not the last: a statement's WHERE sees the graph as it was before the statement.
+NEWEST_WINS: dict[str, tuple[tuple[str, ...], str]] = {
+    "credit": (("customer_id",), "as_of"),
+    "ratings": (("src_id", "dst_id"), "ts"),
+}
 
 
 def missing_reference(
@@ -191,12 +201,13 @@ def missing_reference(
 def _dedupe(source: Source, rows: list[tuple[int, dict[str, Any]]]) -> list[dict[str, Any]]:
     # Last row wins for one key; FalkorDB must not see the same pair twice in one MERGE batch.
     if source.name in NEWEST_WINS:
-        key, order = NEWEST_WINS[source.name]
-        newest: dict[Any, dict[str, Any]] = {}
+        keys, order = NEWEST_WINS[source.name]
+        newest: dict[tuple[Any, ...], dict[str, Any]] = {}
         for _line, row in rows:
-            kept = newest.get(row[key])
+            key = tuple(row[k] for k in keys)
+            kept = newest.get(key)
             if kept is None or kept[order] <= row[order]:
-                newest[row[key]] = row
+                newest[key] = row
         return list(newest.values())
     by_key = {tuple(row[k] for k in source.key): row for _line, row in rows}
     return list(by_key.values())

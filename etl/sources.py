@@ -55,6 +55,7 @@ class Field:
     max_value: float | None = None
     max_length: int = 200
     personal: bool = False  # personal data: never echoed in an error or a log line
+    pattern: str | None = None  # a str value must match this whole regular expression
 
 
 @dataclass(frozen=True)
@@ -258,6 +259,32 @@ VOUCHES = Source(
     "One time a guarantor vouched for a customer, and how that business ended.",
 )
 
+RATINGS = Source(
+    "ratings",
+    (
+        _id("src_id"),
+        _id("dst_id"),
+        Field("score", "float", min_value=-1.0, max_value=1.0),
+        Field("ts", "time"),
+    ),
+    ("src_id", "dst_id"),
+    "One customer's trust rating of another (-1 distrust to 1 trust); the newest per pair wins.",
+)
+
+ATTRIBUTE_NAME = r"^[a-z][a-z0-9_]{0,63}$"
+
+ATTRIBUTES = Source(
+    "attributes",
+    (
+        _id("customer_id"),
+        Field("name", max_length=64, pattern=ATTRIBUTE_NAME),
+        Field("value", "float"),
+        Field("as_of", "time", required=False),
+    ),
+    ("customer_id", "name"),
+    "A numeric attribute of a customer from the bank's feature store (a model feature).",
+)
+
 LABELS = Source(
     "labels",
     (
@@ -275,6 +302,8 @@ SOURCES: tuple[Source, ...] = (
     CUSTOMERS,
     RELATIONS,
     TRANSFERS,
+    RATINGS,
+    ATTRIBUTES,
     PHONES,
     CALLS,
     DEVICES,

@@ -7,9 +7,10 @@ the file, the line and the field, and for other fields show the offending value.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pyarrow as pa
@@ -35,6 +36,7 @@ class FieldError(ValueError):
     """A value that does not meet its field's rule (message safe to show)."""
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _TRUE = {"true", "1", "yes", "y", "t"}
 _FALSE = {"false", "0", "no", "n", "f"}
 
@@ -60,7 +62,8 @@ def parse_time(value: Any) -> int:
             moment = datetime.fromisoformat(text)
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return int(moment.timestamp() * 1000)
+    # integer arithmetic: `timestamp() * 1000` can land a millisecond short (.343 -> 342)
+    return (moment - _EPOCH) // timedelta(milliseconds=1)
 
 
 def convert(field: Field, value: Any) -> Any:
@@ -81,6 +84,8 @@ def convert(field: Field, value: Any) -> Any:
                 raise FieldError(f"longer than {field.max_length} characters")
             if any(ord(ch) < 32 for ch in result):
                 raise FieldError("contains control characters")
+            if field.pattern is not None and re.fullmatch(field.pattern, result) is None:
+                raise FieldError(f"{_shown(field, result)} does not match {field.pattern}")
             if kind == "enum" and result not in field.choices:
                 raise FieldError(
                     f"{_shown(field, result)} is not one of {', '.join(field.choices)}"
@@ -200,6 +205,7 @@ class OneOfPresent(RowRule):
 ROW_RULES: dict[str, tuple[RowRule, ...]] = {
     "relations": (NotEqual("src_id", "dst_id"), KindMatchesCategory()),
     "transfers": (NotEqual("src_id", "dst_id"),),
+    "ratings": (NotEqual("src_id", "dst_id"),),
     "calls": (NotEqual("phone_number", "counterpart_number"), Ordered("first_ts", "last_ts")),
     "devices": (Ordered("first_seen", "last_seen"),),
     "vouches": (NotEqual("guarantor_id", "customer_id"), Ordered("ts", "outcome_ts")),

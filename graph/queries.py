@@ -49,6 +49,7 @@ NODE_KEYS: tuple[tuple[str, str, bool], ...] = (
     ("BlacklistEntry", "id_number", False),
     ("Rejection", "id", True),
     ("Consent", "id", True),
+    ("Attribute", "name", True),
     ("Assessment", "id", True),
     ("AssistRequest", "id", True),
     ("Decision", "id", True),
@@ -428,6 +429,35 @@ SET_LABELS = _q(
     SET c.fraud_label = r.label, c.fraud_kind = r.kind, c.label_ts = r.ts
     """,
     {"rows": [{"customer_id": "C1", "label": 1, "kind": "mule", "ts": T}]},
+    write=True,
+)
+
+# One rating per ordered pair: a newer one replaces it, an older one (a file loaded late) does not.
+UPSERT_RATINGS = _q(
+    "upsert_ratings",
+    """
+    UNWIND $rows AS r
+    MATCH (a:Customer {id: r.src_id})
+    MATCH (b:Customer {id: r.dst_id})
+    MERGE (a)-[x:RATED]->(b)
+    WITH x, r
+    WHERE x.ts IS NULL OR x.ts <= r.ts
+    SET x.score = r.score, x.ts = r.ts
+    """,
+    {"rows": [{"src_id": "C1", "dst_id": "C2", "score": -0.5, "ts": T}]},
+    write=True,
+)
+
+UPSERT_ATTRIBUTES = _q(
+    "upsert_attributes",
+    """
+    UNWIND $rows AS r
+    MATCH (c:Customer {id: r.customer_id})
+    MERGE (t:Attribute {name: r.name})
+    MERGE (c)-[a:HAS_ATTRIBUTE]->(t)
+    SET a.value = r.value, a.as_of = r.as_of
+    """,
+    {"rows": [{"customer_id": "C1", "name": "approved_rate", "value": 0.8, "as_of": T}]},
     write=True,
 )
 
@@ -923,7 +953,7 @@ ALL_RELATIONSHIPS = _q(
     """
     MATCH (a)-[r]->(b)
     RETURN type(r) AS type, properties(r) AS props,
-           coalesce(a.id, a.number) AS src, coalesce(b.id, b.number) AS dst
+           coalesce(a.id, a.number, a.name) AS src, coalesce(b.id, b.number, b.name) AS dst
     """,
 )
 

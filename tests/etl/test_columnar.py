@@ -37,6 +37,11 @@ TRICKY = {
         "20250301",
         "",
         "2025-03-01T25:00:00Z",
+        "2025-03-01T12:30:00.250Z",
+        "2010-11-08T18:45:11.728Z",
+        "2025-02-30T12:30:00.250Z",
+        "2025-03-01T12:30:00.25Z",
+        "2025-03-01T12:30:00.2500Z",
     ],
     "currency": ["CNY", " CNY", "CN\tY", "", "EURO"],
 }
@@ -74,3 +79,19 @@ def _verdicts(values: dict[str, list[str]]) -> tuple[list[object], list[object]]
 def test_column_screen_agrees_with_the_row_rules(name: str) -> None:
     screened, by_row = _verdicts({name: TRICKY[name]})
     assert [repr(x) for x in screened] == [repr(x) for x in by_row]
+
+
+def test_the_screen_of_a_field_pattern_agrees_with_the_row_rules() -> None:
+    source = SOURCES_BY_NAME["attributes"]
+    names = ["approved_rate", "education_1", "Approved", "1st", "a b", "é", "a" * 64, "a" * 65]
+    raws = [{"customer_id": "C1", "name": n, "value": "0.5", "as_of": None} for n in names]
+    batch = pa.RecordBatch.from_pylist(
+        raws, schema=pa.schema([(f.name, pa.string()) for f in source.fields])
+    )
+    rows, errors = validate_batch(source, "a.csv", batch, np.arange(2, 2 + len(raws)))
+    screened = {line: row for line, row in rows} | {e.line: str(e) for e in errors}
+    by_row = {i + 2: validate_row(source, raw, "a.csv", i + 2) for i, raw in enumerate(raws)}
+    assert screened == {line: v if isinstance(v, dict) else str(v) for line, v in by_row.items()}
+    assert sorted(screened[line]["name"] for line, _ in rows) == sorted(
+        ["approved_rate", "education_1", "a" * 64]
+    )

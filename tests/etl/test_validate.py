@@ -54,6 +54,8 @@ GOOD = {
         "granted": "true",
         "ts": "2026-01-01",
     },
+    "ratings": {"src_id": "C1", "dst_id": "C2", "score": "-0.5", "ts": "2026-01-01"},
+    "attributes": {"customer_id": "C1", "name": "approved_rate", "value": "0.8"},
     "blacklist": {
         "entry_id": "B1",
         "customer_id": "C1",
@@ -86,6 +88,16 @@ BAD_ROWS = [
     ("vouches", {"outcome_ts": "2025-01-01"}, "outcome_ts", "earlier than ts"),
     ("consents", {"granted": "maybe"}, "granted", "true or false"),
     ("blacklist", {"customer_id": ""}, "customer_id", "needs a customer_id or an id_number"),
+    ("ratings", {"dst_id": "C1"}, "dst_id", "same as src_id"),
+    ("ratings", {"score": "1.5"}, "score", "above the maximum 1"),
+    ("ratings", {"score": "-1.01"}, "score", "below the minimum -1"),
+    ("ratings", {"ts": ""}, "ts", "missing"),
+    ("attributes", {"name": "Approved Rate"}, "name", "does not match ^[a-z][a-z0-9_]{0,63}$"),
+    ("attributes", {"name": "1st_rate"}, "name", "does not match"),
+    ("attributes", {"name": "a" * 65}, "name", "longer than 64"),
+    ("attributes", {"value": "inf"}, "value", "not a number"),
+    ("attributes", {"value": ""}, "value", "missing"),
+    ("attributes", {"as_of": "soon"}, "as_of", "ISO 8601"),
 ]
 
 
@@ -121,6 +133,9 @@ def test_times_become_utc_epoch_milliseconds() -> None:
     assert parse_time("1970-01-02") == 86_400_000
     assert parse_time("1970-01-01T00:00:01Z") == 1000
     assert parse_time("1970-01-01T08:00:00+08:00") == 0
+    # exact to the millisecond, where float arithmetic would land one short
+    assert parse_time("2004-01-29T06:15:44.343Z") == 1_075_356_944_343
+    assert parse_time("1970-01-01T00:00:00.001Z") == 1
 
 
 def test_optional_fields_may_be_empty_and_types_convert() -> None:
