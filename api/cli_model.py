@@ -47,6 +47,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         max_epochs=args.epochs,
         hidden=args.hidden,
         fanout=args.fanout,
+        time_budget_s=args.time_budget,
         models=tuple(m.strip() for m in args.models.split(",") if m.strip()),
         progress=not args.quiet,
     )
@@ -145,6 +146,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--epochs", type=int, default=300, help="most GNN epochs (early stop)")
     train.add_argument("--hidden", type=int, default=64)
+    train.add_argument(
+        "--time-budget", type=float, help="seconds for the GNN's epochs (the best so far is kept)"
+    )
     train.add_argument("--fanout", type=int, default=10, help="neighbours per relation")
     train.add_argument("--models", default="gnn,baseline")
     train.add_argument("--promote", action="store_true", help="promote the new version")
