@@ -981,18 +981,8 @@ CUSTOMER_IDS_PAGE = _q(
     {"after": "", "limit": 100000},
 )
 
-MODEL_CUSTOMER_FEATURES = _q(
-    "model_customer_features",
-    """
-    UNWIND $ids AS id
-    MATCH (c:Customer {id: id})
-    OPTIONAL MATCH (c)-[:WAS_REJECTED]->(j:Rejection) WHERE j.ts <= $as_of
-    WITH id, c, count(j) AS rejections
-    OPTIONAL MATCH (c)-[:BLACKLISTED_AS]->(b:BlacklistEntry)
-    WHERE coalesce(b.listed_at, 0) <= $as_of
-    WITH id, c, rejections, count(b) AS blacklisted
-    OPTIONAL MATCH (c)-[a:HAS_ATTRIBUTE]->(t:Attribute) WHERE coalesce(a.as_of, 0) <= $as_of
-    RETURN id, c.birth_date AS birth_date, c.opened_at AS opened_at, c.status AS status,
+# A customer's own properties the model reads (credit and movement only once known).
+_MODEL_PROPERTIES = """c.birth_date AS birth_date, c.opened_at AS opened_at, c.status AS status,
            CASE WHEN coalesce(c.credit_as_of, 0) <= $as_of THEN c.credit_grade END
              AS credit_grade,
            CASE WHEN coalesce(c.credit_as_of, 0) <= $as_of THEN c.credit_score END
@@ -1001,7 +991,20 @@ MODEL_CUSTOMER_FEATURES = _q(
              THEN [c.out_count_180d, c.out_total_180d, c.in_count_180d, c.in_total_180d,
                    c.max_out_180d, c.counterparties_180d, c.out_count_30d, c.out_total_30d]
            END AS movement,
-           c.fraud_label AS label, c.fraud_kind AS label_kind, c.label_ts AS label_ts,
+           c.fraud_label AS label, c.fraud_kind AS label_kind, c.label_ts AS label_ts"""
+
+MODEL_CUSTOMER_FEATURES = _q(
+    "model_customer_features",
+    f"""
+    UNWIND $ids AS id
+    MATCH (c:Customer {{id: id}})
+    OPTIONAL MATCH (c)-[:WAS_REJECTED]->(j:Rejection) WHERE j.ts <= $as_of
+    WITH id, c, count(j) AS rejections
+    OPTIONAL MATCH (c)-[:BLACKLISTED_AS]->(b:BlacklistEntry)
+    WHERE coalesce(b.listed_at, 0) <= $as_of
+    WITH id, c, rejections, count(b) AS blacklisted
+    OPTIONAL MATCH (c)-[a:HAS_ATTRIBUTE]->(t:Attribute) WHERE coalesce(a.as_of, 0) <= $as_of
+    RETURN id, {_MODEL_PROPERTIES},
            rejections, blacklisted, collect([t.name, a.value]) AS attributes
     """,
     {"ids": ["C1"], "as_of": T},
@@ -1039,23 +1042,14 @@ MODEL_RELATIONS_EXPORT: dict[str, Query] = {
     for name in MODEL_RELATION_TYPES
 }
 # The whole-graph export reads customers' own properties by batch and the rarer facts (and
-# phones' and devices' facts) in one pass each: the same values `MODEL_CUSTOMER_FEATURES`,
-# `MODEL_PHONES` and `MODEL_DEVICES` give one customer at a time.
+# phones' and devices' facts) in one pass each: the same values `MODEL_CUSTOMER_FEATURES` and
+# `MODEL_NEIGHBOURS` give a few customers at a time.
 MODEL_CUSTOMER_PROPERTIES = _q(
     "model_customer_properties",
-    """
+    f"""
     UNWIND $ids AS id
-    MATCH (c:Customer {id: id})
-    RETURN id, c.birth_date AS birth_date, c.opened_at AS opened_at, c.status AS status,
-           CASE WHEN coalesce(c.credit_as_of, 0) <= $as_of THEN c.credit_grade END
-             AS credit_grade,
-           CASE WHEN coalesce(c.credit_as_of, 0) <= $as_of THEN c.credit_score END
-             AS credit_score,
-           CASE WHEN coalesce(c.movement_as_of, 0) <= $as_of
-             THEN [c.out_count_180d, c.out_total_180d, c.in_count_180d, c.in_total_180d,
-                   c.max_out_180d, c.counterparties_180d, c.out_count_30d, c.out_total_30d]
-           END AS movement,
-           c.fraud_label AS label, c.fraud_kind AS label_kind, c.label_ts AS label_ts
+    MATCH (c:Customer {{id: id}})
+    RETURN id, {_MODEL_PROPERTIES}
     """,
     {"ids": ["C1"], "as_of": T},
 )
