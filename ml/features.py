@@ -143,19 +143,6 @@ def label_inputs(known: np.ndarray) -> np.ndarray:
     return out
 
 
-def tabular(
-    export: GraphExport, known: np.ndarray, cap: int, hide_vouch_outcomes: bool = False
-) -> np.ndarray:
-    """The baseline's matrix: own features, structure, and neighbours' means of both."""
-    own = np.concatenate([export.x, structural(export, known, cap, hide_vouch_outcomes)], axis=1)
-    return np.concatenate([own, neighbour_mean(export, own)], axis=1)
-
-
-def tabular_names(export: GraphExport) -> list[str]:
-    own = [*export.feature_names, *STRUCTURAL_FEATURES]
-    return own + [f"neighbours_mean_{name}" for name in own]
-
-
 def _rank_within(groups: np.ndarray) -> np.ndarray:
     order = np.argsort(groups, kind="stable")
     sorted_groups = groups[order]

@@ -156,3 +156,46 @@ def test_cli_models_list_show_promote_and_score(
     scored = cli("score", "--json", "--quiet")
     assert scored.returncode == 0, scored.stderr
     assert json.loads(scored.stdout)["customers"] == len(customer_ids(model_bank))
+
+
+def test_cli_trains_from_a_source_folder_and_leaves_no_scratch_graph(
+    small_bank: Path, data_dir: Path, tmp_path: Path
+) -> None:
+    from graph import embedded
+
+    env = {**os.environ, "VOUCHGRAPH_MODEL_DIR": str(tmp_path / "models")}
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "api.cli",
+            "train",
+            "--from",
+            str(small_bank),
+            "--epochs",
+            "10",
+            "--json",
+            "--quiet",
+            "--promote",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert summary["dataset"]["customers"] == 1000
+    assert set(summary["models"]) == {"gnn", "baseline"}
+    assert (tmp_path / "models" / "PROMOTED").read_text().strip() == summary["version"]
+    assert not [g for g in embedded.status(data_dir)["graphs"] if g.startswith("train_")]
+    bad = subprocess.run(
+        [sys.executable, "-m", "api.cli", "train", "--from", str(tmp_path / "nowhere")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert bad.returncode == 2 and "nowhere" in bad.stderr
