@@ -22,7 +22,12 @@ _AUTH_ERRORS = (
 _AUTH_MESSAGE = "graph store refused the password (authentication failed)"
 
 
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def _plain(value: Any) -> Any:
+    if type(value) in _SCALARS:  # most values: no conversion (checked first, it is cheap)
+        return value
     if isinstance(value, (Node, Edge)):
         return dict(value.properties)
     if isinstance(value, Path):
