@@ -217,11 +217,11 @@ def main() -> int:
         other = "baseline" if trained.served == "gnn" else "gnn"
         if other in trained.summary["models"]:
             # the other model, for comparison: saved as its own version
-            alt = train_export(
+            alt = train_export(  # for its latency only: a short training will do
                 export,
                 registry,
-                dataclasses.replace(config, models=(other,)),
-                title="comparison",
+                dataclasses.replace(config, models=(other,), max_epochs=min(config.max_epochs, 10)),
+                title="latency comparison",
                 split=trained.split,
             )
             alt_model = load_version(registry, alt.version)
