@@ -177,6 +177,8 @@ PROMOTED = _Promoted()
 def promoted_scorer(store: GraphStore, settings: Settings) -> GraphRiskScorer | None:
     """An online scorer for the promoted model version; None when none is promoted. A version
     that fails to load is logged and served as no model (the policy then decides)."""
+    import torch
+
     from ml.registry import ModelRegistry, RegistryError, default_root
     from ml.serving import OnlineScorer, load_promoted
 
@@ -185,7 +187,12 @@ def promoted_scorer(store: GraphStore, settings: Settings) -> GraphRiskScorer | 
     except (RegistryError, OSError, ValueError, KeyError) as exc:
         log.error("the promoted model version could not be loaded: %s", type(exc).__name__)
         return None
-    return None if model is None else OnlineScorer(store, model)
+    if model is None:
+        return None
+    # A request scores a small neighbourhood: one torch thread is faster than a team that
+    # must synchronise (and competes with the server's other threads).
+    torch.set_num_threads(1)
+    return OnlineScorer(store, model)
 
 
 def build_service(

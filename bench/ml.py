@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import gc
 import json
 import os
 import platform
@@ -33,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -211,6 +213,10 @@ def main() -> int:
         print("batch_score", json.dumps(results["batch_score"]), flush=True)
 
         ids = random.Random(args.seed).sample(export.customer_ids, min(args.samples, n))
+        # as in the API process: start-up objects out of the cyclic GC's way, one torch thread
+        gc.collect()
+        gc.freeze()
+        torch.set_num_threads(1)
         results["online"] = {
             "served": online(store, OnlineScorer(store, model), ids, export.as_of),
         }
