@@ -272,8 +272,13 @@ class OnlineScorer:
         return self._explained(export, predict)
 
     def score_pair(self, customer_id: str, guarantor_id: str, now: int) -> GraphRisk:
+        """The risk that this guarantor's vouch for this customer ends badly; a model trained
+        without vouch outcomes scores the guarantor alone, and the evidence says so."""
         if not self.model.fitted.scores_pairs:
-            raise LookupError("the promoted model has no pair scores (trained without vouches)")
+            alone = self.score_customer(guarantor_id, now)
+            return GraphRisk(
+                alone.probability, alone.model_version, {**alone.evidence, "basis": "guarantor"}
+            )
         export = self._neighbourhood([customer_id, guarantor_id], now)
         fitted = self.model.fitted
 

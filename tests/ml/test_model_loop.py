@@ -199,3 +199,17 @@ def test_cli_trains_from_a_source_folder_and_leaves_no_scratch_graph(
         check=False,
     )
     assert bad.returncode == 2 and "nowhere" in bad.stderr
+
+
+def test_without_a_pair_head_the_guarantor_alone_is_scored(
+    trained_model: Any, model_bank: GraphStore
+) -> None:
+    registry, result = trained_model
+    model = load_version(registry, result.version)
+    model.fitted.pair_calibration = None  # as if trained on a graph without vouch outcomes
+    scorer = OnlineScorer(model_bank, model)
+    a, b = (r["id"] for r in model_bank.run(q.CUSTOMER_IDS_PAGE, {"after": "", "limit": 2}))
+    now = model.manifest["as_of"]
+    pair = scorer.score_pair(a, b, now)
+    assert pair.evidence["basis"] == "guarantor"
+    assert pair.probability == pytest.approx(scorer.score_customer(b, now).probability)
