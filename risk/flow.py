@@ -64,6 +64,8 @@ EVIDENCE_CATEGORIES = (
 
 
 log = logging.getLogger(__name__)
+# Recorded among an audit event's categories when the graph model read the neighbourhood.
+GRAPH_MODEL_READ = "graph_model"
 
 
 class GraphRiskResult(Protocol):
@@ -396,6 +398,8 @@ class KioskFlow:
                 decision = _no_candidates(decision)
         items = decision.hard + decision.score.items
         read = sorted(categories & {"face", "identity", *EVIDENCE_CATEGORIES})
+        if decision.model_versions:  # the graph model read the applicant's neighbourhood
+            read.append(GRAPH_MODEL_READ)
         return self._store_assessment(
             actor,
             request,
@@ -815,7 +819,7 @@ class KioskFlow:
             items,
             decision.reasons,
             ids,
-            sorted(categories),
+            sorted(categories) + ([GRAPH_MODEL_READ] if decision.model_versions else []),
             consent_ids,
             ",".join(decision.model_versions) or None,
             reads,

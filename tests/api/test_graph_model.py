@@ -64,6 +64,12 @@ def test_decide_scores_the_applicant_and_the_pair_online(api: Any, trained_model
     ]
     assert guarantor_items, decision["score"]["items"]
     assert guarantor_items[0]["evidence"]["model_version"] == result.version
+    # the graph model's reads are in the audit trail
+    from graph import queries as q
+
+    trail = [r["event"] for r in api.store.run(q.AUDIT_TRAIL, {"subject_id": "B", "limit": 1000})]
+    decided = [e for e in trail if e["action"] == "DECIDE" and e["reference"] == decision["id"]]
+    assert "graph_model" in decided[0]["categories"]
 
 
 def test_no_model_promoted_refuses_and_says_why(api: Any) -> None:
