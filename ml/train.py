@@ -318,7 +318,10 @@ def fit_gnn(export: GraphExport, split: Split, config: TrainConfig) -> Fitted:
         "best_val_pr_auc": round(best[0], 4),
         "parameters": sum(p.numel() for p in model.parameters()),
     }
-    customers, guarantors, bad = vouch_pairs(capped)
+    # The pairs come from the uncapped export, as in the baseline and in `evaluate_models`: the
+    # fan-out cap drops some vouches at random, and a split of a different list of pairs would
+    # put pairs the head trained on into the test set.
+    customers, guarantors, bad = vouch_pairs(export)
     pair_split = _pair_split(bad, config)
     if pair_split is not None:
         _fit_pair_head(fitted, capped, train_known, (customers, guarantors, bad), pair_split)
