@@ -6,30 +6,29 @@ They import torch only when run, so the other commands start fast.
 from __future__ import annotations
 
 import argparse
-import json
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from etl.validate import parse_time
 from graph.errors import ConfigError
 from graph.settings import load_settings
 from graph.store import open_store
 
 
 def _print_json(data: Any) -> None:
-    print(json.dumps(data, indent=2, sort_keys=True, default=str))
+    from api.cli import _print_json as print_json  # api.cli imports this module
+
+    print_json(data)
 
 
 def _as_of(text: str | None) -> int | None:
+    """An ISO 8601 time as epoch ms, read as the source format reads times (UTC by default)."""
     if text is None:
         return None
     try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return parse_time(text)
     except ValueError as exc:
         raise ConfigError(f"--as-of: not an ISO 8601 time: {text!r}") from exc
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=datetime.now().astimezone().tzinfo).astimezone()
-    return int(moment.timestamp() * 1000)
 
 
 def _registry():
