@@ -218,7 +218,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def _demo_model(store: GraphStore) -> str:
     """The promoted model version; when there is none, trains one on the store, promotes it
     and writes every customer's batch score."""
-    from ml.pipeline import train_store
+    from ml.export import export_graph
+    from ml.pipeline import train_export
     from ml.registry import ModelRegistry, default_root
     from ml.serving import load_version, score_store
     from ml.train import TrainConfig
@@ -227,13 +228,14 @@ def _demo_model(store: GraphStore) -> str:
     version = registry.promoted()
     if version is None:
         print("\ntraining the graph model and the baseline ...")
-        result = train_store(store, registry, TrainConfig(max_epochs=120))
+        export = export_graph(store)
+        result = train_export(export, registry, TrainConfig(max_epochs=120))
         for name, r in result.summary["models"].items():
             print(f"  {name:9s} test ROC-AUC {r['metrics']['roc_auc']:.3f}")
         version = result.version
         registry.promote(version)
         print(f"promoted {version} ({result.served}); report: {registry.path(version)}/report.md")
-        score_store(store, load_version(registry, version))
+        score_store(store, load_version(registry, version), export=export)  # read once
     return version
 
 

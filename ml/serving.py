@@ -153,10 +153,15 @@ def score_store(
     as_of: int | None = None,
     batch_size: int = 5000,
     progress: bool = True,
+    export: GraphExport | None = None,
 ) -> dict[str, Any]:
-    """Batch scoring: every customer's score, band and version written back to the graph."""
+    """Batch scoring: every customer's score, band and version written back to the graph.
+    `export` is one just read (with the model's attributes) that need not be read again."""
     started = time.monotonic()
-    export = export_graph(store, as_of, attribute_names=model.attribute_names, progress=progress)
+    if export is None:
+        export = export_graph(
+            store, as_of, attribute_names=model.attribute_names, progress=progress
+        )
     exported = time.monotonic()
     probs = batch_scores(model, export)
     scored = time.monotonic()
