@@ -37,7 +37,7 @@ from graph.queries import Query  # noqa: E402
 from graph.settings import load_settings  # noqa: E402
 from graph.store import GraphStore, open_store  # noqa: E402
 
-PING = Query("bench_ping", "RETURN 1 AS one")
+PING = q.ROUND_TRIP
 
 
 def _peak_rss_mib() -> float:

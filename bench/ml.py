@@ -42,16 +42,16 @@ sys.path.insert(0, str(ROOT))
 from etl.load import load_folder  # noqa: E402
 from etl.synth import generate  # noqa: E402
 from graph import embedded  # noqa: E402
-from graph.queries import Query  # noqa: E402
+from graph import queries as q  # noqa: E402
 from graph.settings import load_settings  # noqa: E402
 from graph.store import GraphStore, open_store  # noqa: E402
 from ml.export import export_graph  # noqa: E402
 from ml.pipeline import train_export  # noqa: E402
 from ml.registry import ModelRegistry  # noqa: E402
-from ml.serving import OnlineScorer, load_version, score_store  # noqa: E402
+from ml.serving import OnlineScorer, hide, load_version, score_store  # noqa: E402
 from ml.train import TrainConfig  # noqa: E402
 
-PING = Query("bench_ping", "RETURN 1 AS one")
+PING = q.ROUND_TRIP  # the same-process baseline
 KINDS = ("mule", "collusion", "telecom_victim", "fraud")
 
 
@@ -91,8 +91,6 @@ def _timed(samples: list[float], fn: Any, *args: Any) -> Any:
 def online(store: GraphStore, scorer: OnlineScorer, ids: list[str], now: int) -> dict[str, Any]:
     fitted = scorer.model.fitted
     ping, plain, explained, pairs = [], [], [], []
-    from ml.serving import hide
-
     for customer in ids:
         _timed(ping, store.run, PING, {})
         started = time.perf_counter()

@@ -96,6 +96,8 @@ FALKOR_CONSTRAINTS = _q(
 )
 
 ANY_NODE = _q("any_node", "MATCH (n) RETURN 1 AS one LIMIT 1")
+# The cheapest statement: benchmarks' same-process baseline for a round trip.
+ROUND_TRIP = _q("round_trip", "RETURN 1 AS one")
 
 # --- ETL: one idempotent statement per source batch ----------------------------------------
 
