@@ -149,6 +149,9 @@ def _column(rows: list[dict[str, Any]], key: str, default: float = 0.0) -> np.nd
     return np.array([default if r[key] is None else r[key] for r in rows], np.float64)
 
 
+_LABEL_DTYPES = {"label": np.int8, "label_ts": np.int64, "label_kind": object, "status": object}
+
+
 class _Builder:
     """Collects batches of rows into growing column chunks, indexed as they arrive."""
 
@@ -159,7 +162,8 @@ class _Builder:
         self.devices: dict[str, int] = {}
         self.feature_rows: dict[int, int] = {}  # customer index -> row in feature chunks
         self.feature_chunks: list[np.ndarray] = []
-        self.label_chunks: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+        # per batch, in feature-row order: label, label_ts, label_kind, status
+        self.label_chunks: dict[str, list[np.ndarray]] = {k: [] for k in _LABEL_DTYPES}
         self.attributes: dict[int, list[tuple[str, float]]] = {}
         self.edges: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {
             name: [] for name in (*RELATIONS, "uses_phone", "uses_device")
@@ -184,14 +188,13 @@ class _Builder:
             if pairs:
                 self.attributes[index] = pairs
         self.feature_chunks.append(_customer_matrix(rows, self.as_of))
-        self.label_chunks.append(
-            (
-                _column(rows, "label", -1).astype(np.int8),
-                _column(rows, "label_ts", 0).astype(np.int64),
-                np.array([r["label_kind"] or "" for r in rows], dtype=object),
-                np.array([r["status"] or "" for r in rows], dtype=object),
-            )
-        )
+        for key, values in (
+            ("label", _column(rows, "label", -1)),
+            ("label_ts", _column(rows, "label_ts", 0)),
+            ("label_kind", [r["label_kind"] or "" for r in rows]),
+            ("status", [r["status"] or "" for r in rows]),
+        ):
+            self.label_chunks[key].append(np.array(values, dtype=_LABEL_DTYPES[key]))
 
     def add_relation(self, name: str, rows: list[dict[str, Any]], outgoing: bool) -> set[str]:
         """Adds one relation's rows read from a batch; returns the neighbours' ids."""
@@ -297,7 +300,10 @@ class _Builder:
                 if a in column and math.isfinite(v):
                     extra[index, column[a]] = v
         x = np.concatenate([base, extra], axis=1).astype(np.float32)
-        labels = [np.concatenate(parts)[order] if n else parts[0][:0] for parts in _zip(self)]
+        labels = {
+            key: np.concatenate([np.zeros(0, _LABEL_DTYPES[key]), *chunks])[order]
+            for key, chunks in self.label_chunks.items()
+        }
         edges = {name: _edges(chunks, name) for name, chunks in self.edges.items()}
         return GraphExport(
             as_of=self.as_of,
@@ -305,21 +311,14 @@ class _Builder:
             x=x,
             feature_names=(*CUSTOMER_FEATURES, *(f"attr_{a}" for a in attribute_names)),
             attribute_names=tuple(attribute_names),
-            label=labels[0],
-            label_ts=labels[1],
-            label_kind=labels[2],
-            status=labels[3],
+            label=labels["label"],
+            label_ts=labels["label_ts"],
+            label_kind=labels["label_kind"],
+            status=labels["status"],
             phone_x=_facts(self.phone_facts, len(self.phones), len(PHONE_FEATURES)),
             device_x=_facts(self.device_facts, len(self.devices), len(DEVICE_FEATURES)),
             edges=edges,
         )
-
-
-def _zip(builder: _Builder) -> list[list[np.ndarray]]:
-    if not builder.label_chunks:
-        empty = (np.zeros(0, np.int8), np.zeros(0, np.int64))
-        return [[empty[0]], [empty[1]], [np.zeros(0, object)], [np.zeros(0, object)]]
-    return [list(parts) for parts in zip(*builder.label_chunks, strict=True)]
 
 
 def _facts(facts: dict[int, np.ndarray], count: int, width: int) -> np.ndarray:
