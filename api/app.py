@@ -46,7 +46,7 @@ from api.schema import Mutation, Query
 from graph.errors import StoreError
 from graph.settings import Settings, load_settings
 from graph.store import GraphStore, open_store
-from risk.flow import GraphRiskScorer, KioskFlow
+from risk.flow import NO_MODEL, GraphRiskScorer, KioskFlow
 from risk.outbox import OutboxDispatcher
 from risk.policy import Policy, load_policy
 from risk.senders import Sender, sender_from_settings
@@ -174,9 +174,10 @@ class _Promoted:
 PROMOTED = _Promoted()
 
 
-def promoted_scorer(store: GraphStore, settings: Settings) -> GraphRiskScorer | None:
-    """An online scorer for the promoted model version; None when none is promoted. A version
-    that fails to load is logged and served as no model (the policy then decides)."""
+def promoted_scorer(store: GraphStore, settings: Settings) -> tuple[GraphRiskScorer | None, str]:
+    """An online scorer for the promoted model version, or None and why: no version promoted
+    (`NO_MODEL_PROMOTED`) or one that fails to load (`MODEL_LOAD_FAILED`, logged); the
+    policy then decides."""
     import torch
 
     from ml.registry import ModelRegistry, RegistryError, default_root
@@ -186,13 +187,13 @@ def promoted_scorer(store: GraphStore, settings: Settings) -> GraphRiskScorer | 
         model = load_promoted(ModelRegistry(default_root(settings)))
     except (RegistryError, OSError, ValueError, KeyError) as exc:
         log.error("the promoted model version could not be loaded: %s", type(exc).__name__)
-        return None
+        return None, "MODEL_LOAD_FAILED"
     if model is None:
-        return None
+        return None, NO_MODEL
     # A request scores a small neighbourhood: one torch thread is faster than a team that
     # must synchronise (and competes with the server's other threads).
     torch.set_num_threads(1)
-    return OnlineScorer(store, model)
+    return OnlineScorer(store, model), NO_MODEL
 
 
 def build_service(
@@ -206,8 +207,9 @@ def build_service(
     the promoted version unless a scorer (or None: no model) is given."""
     settings = load_settings()
     store = store or open_store(settings)
+    no_model = NO_MODEL
     if isinstance(scorer, _Promoted):
-        scorer = promoted_scorer(store, settings)
+        scorer, no_model = promoted_scorer(store, settings)
     policy = policy or load_policy()
     sender = sender or sender_from_settings(
         os.environ, default_log=Path(settings.data_dir) / "outbox.log"
@@ -224,6 +226,7 @@ def build_service(
         deadline_ms=int(deadline * 1000),
         assist_link=os.environ.get("VOUCHGRAPH_ASSIST_LINK", "https://mobile.bank.example/assist"),
         scorer=scorer,
+        no_model_reason=no_model,
     )
     return Service(store, flow, KeyRing(store), metrics, dispatcher, deadline)
 
@@ -247,7 +250,7 @@ def build_app(service: Service | None = None) -> Starlette:
         body = {"status": "ready", "policy_version": service.flow.policy.version, "model": model}
         if model is None and service.flow.policy.refuses_without_model():
             service.metrics.ready.set(0)
-            body.update(status="unavailable", reason="NO_MODEL_PROMOTED")
+            body.update(status="unavailable", reason=service.flow.no_model_reason)
             return JSONResponse(body, status_code=503)
         service.metrics.ready.set(1)
         return JSONResponse(body)

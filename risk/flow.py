@@ -66,6 +66,7 @@ EVIDENCE_CATEGORIES = (
 log = logging.getLogger(__name__)
 # Recorded among an audit event's categories when the graph model read the neighbourhood.
 GRAPH_MODEL_READ = "graph_model"
+NO_MODEL = "NO_MODEL_PROMOTED"  # why there is no graph risk when no scorer is given
 
 
 class GraphRiskResult(Protocol):
@@ -278,10 +279,12 @@ class KioskFlow:
         on_queued: Callable[[], None] | None = None,
         deadline_ms: int = 2000,
         scorer: GraphRiskScorer | None = None,
+        no_model_reason: str = NO_MODEL,
     ) -> None:
         self.store, self.policy, self.clock = store, policy, clock
         self.assist_link, self.on_queued, self.deadline_ms = assist_link, on_queued, deadline_ms
-        self.scorer = scorer  # None: no model promoted (the policy decides what that means)
+        self.scorer = scorer  # None: no model (the policy decides what that means) ...
+        self.no_model_reason = no_model_reason  # ... for this reason
 
     def now(self) -> int:
         return int(self.clock() * 1000)
@@ -293,7 +296,7 @@ class KioskFlow:
         scoring fails, no probability and the reason (the policy then decides: by default it
         refuses). A store failure is not a scoring failure: it fails the step closed."""
         if self.scorer is None:
-            return None, None, {"reason": "NO_MODEL_PROMOTED"}
+            return None, None, {"reason": self.no_model_reason}
         try:
             result = score(self.scorer)
         except StoreError:

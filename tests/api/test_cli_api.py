@@ -107,3 +107,9 @@ def test_serve_is_ready_with_a_promoted_model_and_stops(
     # the shipped policy refuses without a model: not ready, and says why
     reply = _serve_readyz({"VOUCHGRAPH_MODEL_DIR": str(tmp_path / "no-models")})
     assert reply.status_code == 503 and reply.json()["reason"] == "NO_MODEL_PROMOTED"
+    # a promoted version that cannot be loaded: not ready either, with that reason
+    broken = tmp_path / "broken-models"
+    broken.mkdir()
+    (broken / "PROMOTED").write_text("no-such-version\n")
+    reply = _serve_readyz({"VOUCHGRAPH_MODEL_DIR": str(broken)})
+    assert reply.status_code == 503 and reply.json()["reason"] == "MODEL_LOAD_FAILED"
