@@ -50,15 +50,14 @@ def cmd_train(args: argparse.Namespace) -> int:
         models=tuple(m.strip() for m in args.models.split(",") if m.strip()),
         progress=not args.quiet,
     )
+    as_of = _as_of(args.as_of)  # bad input is refused before the store is opened
     registry = _registry()
     if args.source is not None:
-        result = train_folder(
-            Path(args.source), load_settings(), registry, config, _as_of(args.as_of)
-        )
+        result = train_folder(Path(args.source), load_settings(), registry, config, as_of)
     else:
         store = open_store()
         try:
-            result = train_store(store, registry, config, _as_of(args.as_of))
+            result = train_store(store, registry, config, as_of)
         finally:
             store.close()
     if args.promote:
@@ -120,13 +119,14 @@ def cmd_models(args: argparse.Namespace) -> int:
 def cmd_score(args: argparse.Namespace) -> int:
     from ml.serving import load_promoted, load_version, score_store
 
+    as_of = _as_of(args.as_of)  # bad input is refused before anything is opened
     registry = _registry()
     model = load_version(registry, args.version) if args.version else load_promoted(registry)
     if model is None:
         raise ConfigError("no model promoted: vouchgraph models promote VERSION (or --version)")
     store = open_store()
     try:
-        summary = score_store(store, model, _as_of(args.as_of), progress=not args.quiet)
+        summary = score_store(store, model, as_of, progress=not args.quiet)
     finally:
         store.close()
     if args.json:
