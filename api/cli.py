@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from api.cli_model import register as register_model_commands
+from api.cli_neo4j import register as register_neo4j_commands
 from etl.readers import MalformedFile
 from graph import embedded
 from graph import queries as q
@@ -371,6 +372,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--no-serve", action="store_true", help="stop after the summary")
     demo.set_defaults(func=cmd_demo)
     register_model_commands(sub)
+    register_neo4j_commands(sub)
     return parser
 
 

@@ -23,7 +23,12 @@ def _driver(uri: str, user: str, password: str) -> neo4j.Driver:
     with _drivers_lock:
         key = (uri, user)
         if key not in _drivers:
-            _drivers[key] = GraphDatabase.driver(uri, auth=(user, password))
+            _drivers[key] = GraphDatabase.driver(
+                uri,
+                auth=(user, password),
+                # the shared query texts name labels a fresh graph lacks: no warnings
+                notifications_min_severity="OFF",
+            )
         return _drivers[key]
 
 
@@ -37,6 +42,17 @@ def _plain(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items()}
     return value
+
+
+def _mapped(exc: neo4j_errors.Neo4jError, name: str, timeout: float) -> StoreError:
+    """The store error for a server error, without the server's message: it may quote the
+    failing value (a constraint violation names the duplicate key)."""
+    code = exc.code or ""
+    if "TransactionTimedOut" in code or "TransactionTimedOutClientConfiguration" in code:
+        return StoreTimeout(f"query {name} ran past {timeout:.1f} s")
+    if code.startswith("Neo.TransientError.General.DatabaseUnavailable"):
+        return StoreUnavailable(f"query {name}: Neo4j database unavailable")
+    return StoreError(f"query {name} failed: {code or type(exc).__name__}")
 
 
 class Neo4jStore:
@@ -62,11 +78,11 @@ class Neo4jStore:
         self, query: Query, params: Mapping[str, Any] | None = None, timeout_ms: int | None = None
     ) -> list[dict[str, Any]]:
         timeout = (timeout_ms or self.timeout_ms) / 1000
-        statement = neo4j.Query(query.text, timeout=timeout)  # type: ignore[arg-type]
-        arguments = dict(params or {})
+        text, arguments = query.text, dict(params or {})
 
+        @neo4j.unit_of_work(timeout=timeout)
         def work(tx: neo4j.ManagedTransaction) -> list[dict[str, Any]]:
-            result = tx.run(statement, arguments)
+            result = tx.run(text, arguments)  # type: ignore[arg-type]
             return [{k: _plain(v) for k, v in record.items()} for record in result]
 
         try:
@@ -74,13 +90,14 @@ class Neo4jStore:
                 if query.write:
                     return session.execute_write(work)
                 return session.execute_read(work)
+        except neo4j_errors.AuthError:
+            raise StoreUnavailable(
+                "Neo4j refused the credentials (authentication failed)"
+            ) from None
         except (neo4j_errors.ServiceUnavailable, neo4j_errors.SessionExpired, OSError) as exc:
             raise StoreUnavailable(f"Neo4j unreachable ({type(exc).__name__})") from None
         except neo4j_errors.Neo4jError as exc:
-            if exc.code and "TransactionTimedOut" in exc.code:
-                raise StoreTimeout(f"query {query.name} ran past {timeout:.1f} s") from None
-            # Neo4j's messages name the failing value for constraint errors: keep only the code
-            raise StoreError(f"query {query.name} failed: {exc.code}") from None
+            raise _mapped(exc, query.name, timeout) from None
         except neo4j_errors.DriverError as exc:
             raise StoreError(f"query {query.name} failed: {type(exc).__name__}") from None
 

@@ -169,12 +169,15 @@ def serving(service: Service) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def api(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
-    """The API over a graph of its own holding the hand-made bank."""
+def api(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+    """The API over a graph of its own holding the hand-made bank, on this run's backend."""
+    from store_fixtures import Neo4jOccupant
+
     from graph.settings import load_settings
 
     settings: Settings = dataclasses.replace(load_settings(), graph_name="api_tests")
     store = open_store(settings)
+    Neo4jOccupant.take("api_tests")
     store.clear()
     folder = tmp_path_factory.mktemp("api-bank")
     write_bank(folder)
