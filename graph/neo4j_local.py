@@ -1,7 +1,7 @@
 """A local Neo4j 5.26 LTS server that the project runs for development and tests.
 
-Neo4j comes from Maven Central: `tools/neo4j/pom.xml` (shipped in the package as
-`graph/neo4j-pom.xml`) is resolved with `mvn dependency:copy-dependencies` into `lib/` of the
+Neo4j comes from Maven Central: `graph/neo4j-pom.xml` (shipped in the package; also reachable
+as `tools/neo4j/pom.xml`) is resolved with `mvn dependency:copy-dependencies` into `lib/` of the
 Neo4j directory, once per version, and the server runs as a child process in its own session
 (`org.neo4j.server.CommunityEntryPoint` with a generated config): Bolt on loopback only, on a free
 port (the previous one when it is still free), HTTP off, auth on with a generated password kept
@@ -31,7 +31,7 @@ from pathlib import Path
 
 from graph.errors import ConfigError, StoreUnavailable
 
-NEO4J_VERSION = "5.26.30"  # keep in step with tools/neo4j/pom.xml (a test checks)
+NEO4J_VERSION = "5.26.30"  # keep in step with graph/neo4j-pom.xml and docker/ (a test checks)
 HOST = "127.0.0.1"
 USER = "neo4j"
 STATE_FILE = "server.json"
