@@ -728,12 +728,18 @@ MARK_OUTBOX = _q(
     write=True,
 )  # fmt: skip
 
+# Compare-and-set, on both engines: a step that must win once sets and removes a dummy property
+# before it reads its condition. On Neo4j that write takes the node's exclusive lock, so a
+# concurrent attempt waits and then reads the committed status; a plain `MATCH ... WHERE
+# status = ... SET` is not atomic there (tests/graph/test_compare_and_set.py: 24 of 24
+# simultaneous attempts won without it). FalkorDB runs writes one at a time anyway.
 # A dispatcher claims a message before sending it, so two replicas never send it twice.
 CLAIM_OUTBOX = _q(
     "claim_outbox",
     """
     MATCH (m:OutboxMessage {id: $id})
-    WHERE m.status = 'QUEUED'
+    SET m._lock = true REMOVE m._lock
+    WITH m WHERE m.status = 'QUEUED'
     SET m.status = 'SENDING', m.claimed_by = $worker, m.claimed_at = $now
     RETURN properties(m) AS message
     """,
@@ -769,7 +775,8 @@ RESPOND_ASSIST = _q(
     "respond_assist",
     """
     MATCH (q:AssistRequest {id: $id})
-    WHERE q.status = 'PENDING' AND q.token_hash = $token_hash AND q.expires_at > $now
+    SET q._lock = true REMOVE q._lock
+    WITH q WHERE q.status = 'PENDING' AND q.token_hash = $token_hash AND q.expires_at > $now
     SET q.status = $status, q.responded_at = $now, q.verification = $verification,
         q.consent_categories = $consent_categories
     RETURN properties(q) AS request
@@ -789,7 +796,8 @@ EXPIRE_ASSIST = _q(
     "expire_assist",
     """
     MATCH (q:AssistRequest {id: $id})
-    WHERE q.status = 'PENDING' AND q.expires_at <= $now
+    SET q._lock = true REMOVE q._lock
+    WITH q WHERE q.status = 'PENDING' AND q.expires_at <= $now
     SET q.status = 'EXPIRED'
     RETURN q.id AS id
     """,
@@ -804,6 +812,8 @@ CREATE_DECISION = _q(
     "create_decision",
     """
     MATCH (a:Assessment {id: $assessment_id})
+    SET a._lock = true REMOVE a._lock
+    WITH a
     MATCH (c:Customer {id: $customer_id})
     OPTIONAL MATCH (g:Customer)
     WHERE g.id IN $vouch_ids
