@@ -6,8 +6,8 @@ LINT_DIR := tools/cypherlint
 
 .PHONY: demo test install install-test lint cypherlint clean
 
-# torch first, pinned: the CPU build of 2.13.0 is what pip finds here; letting a dependency pick
-# torch would pull a multi-GB CUDA build.
+# torch first, pinned: pip takes 2.13.0 from PyPI with its CUDA libraries (about 3 GB; there is
+# no CPU-only wheel on these machines' index); letting a dependency pick torch could pull another.
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
@@ -38,6 +38,7 @@ cypherlint: install-test
 lint: install-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/hadolint docker/Dockerfile
 
 test: lint cypherlint
 	$(BIN)/pytest

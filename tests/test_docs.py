@@ -42,3 +42,13 @@ def test_readme_lists_every_cli_command_and_the_two_make_targets() -> None:
     commands = parser._subparsers._group_actions[0].choices  # type: ignore[union-attr]
     for name in commands:
         assert f"vouchgraph {name}" in readme, name
+
+
+def test_docker_and_the_pom_pin_the_neo4j_version_the_tests_run() -> None:
+    from graph.neo4j_local import NEO4J_VERSION
+
+    pom = (ROOT / "graph" / "neo4j-pom.xml").read_text()
+    assert f"<neo4j.version>{NEO4J_VERSION}</neo4j.version>" in pom
+    assert (ROOT / "tools" / "neo4j" / "pom.xml").read_text() == pom
+    compose = (ROOT / "docker" / "compose.yaml").read_text()
+    assert f"image: neo4j:{NEO4J_VERSION}-community" in compose
