@@ -122,8 +122,9 @@ def backend(request: pytest.FixtureRequest, data_dir: Path) -> Iterator[str]:
         yield name
         return
     server: neo4j_local.Neo4jServer = request.getfixturevalue("neo4j_server")
-    saved = {k: os.environ.get(k) for k in server.env()}
-    os.environ.update(server.env())
+    env = {**server.env(), "VOUCHGRAPH_NEO4J_DIR": str(server.home)}
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
     open_store(load_settings()).ensure_schema()  # constraints survive every clear
     Neo4jOccupant.holder = None
     yield name
