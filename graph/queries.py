@@ -95,6 +95,14 @@ FALKOR_CONSTRAINTS = _q(
     "RETURN type, label, properties, entitytype AS entity, status",
 )
 
+# Neo4j's side of FALKOR_CONSTRAINTS (type UNIQUENESS; a constraint is online once created).
+NEO4J_CONSTRAINTS = _q(
+    "neo4j_constraints",
+    "SHOW CONSTRAINTS YIELD type, labelsOrTypes, properties, entityType "
+    "RETURN type, labelsOrTypes[0] AS label, properties, entityType AS entity",
+)
+BACKEND_ONLY = {FALKOR_CONSTRAINTS.name: "falkordb", NEO4J_CONSTRAINTS.name: "neo4j"}
+
 ANY_NODE = _q("any_node", "MATCH (n) RETURN 1 AS one LIMIT 1")
 # The cheapest statement: benchmarks' same-process baseline for a round trip.
 ROUND_TRIP = _q("round_trip", "RETURN 1 AS one")
@@ -970,6 +978,14 @@ ALL_RELATIONSHIPS = _q(
 )
 
 # Neo4j has no GRAPH.DELETE: remove everything in bounded chunks.
+# Neo4j counts a transaction's memory: relationships go first, in chunks, so that deleting a
+# hub's nodes never holds all its relationships in one transaction.
+DELETE_RELATIONSHIP_CHUNK = _q(
+    "delete_relationship_chunk",
+    "MATCH ()-[r]->() WITH r LIMIT $limit DELETE r RETURN count(*) AS deleted",
+    {"limit": 5000},
+    write=True,
+)
 DELETE_CHUNK = _q(
     "delete_chunk",
     "MATCH (n) WITH n LIMIT $limit DETACH DELETE n RETURN count(*) AS deleted",

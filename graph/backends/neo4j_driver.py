@@ -12,22 +12,32 @@ from neo4j import exceptions as neo4j_errors
 from neo4j.graph import Node, Path, Relationship
 
 from graph.errors import ConfigError, StoreError, StoreTimeout, StoreUnavailable
-from graph.queries import ANY_NODE, DELETE_CHUNK, NEO4J_SCHEMA, Query
+from graph.queries import (
+    ANY_NODE,
+    DELETE_CHUNK,
+    DELETE_RELATIONSHIP_CHUNK,
+    NEO4J_CONSTRAINTS,
+    NEO4J_SCHEMA,
+    Query,
+)
 from graph.settings import Settings
 
-_drivers: dict[tuple[str, str], neo4j.Driver] = {}
+_drivers: dict[tuple[str, str, str], neo4j.Driver] = {}
 _drivers_lock = threading.Lock()
 
 
 def _driver(uri: str, user: str, password: str) -> neo4j.Driver:
     with _drivers_lock:
-        key = (uri, user)
+        key = (uri, user, password)  # other credentials never borrow a logged-in driver
         if key not in _drivers:
             _drivers[key] = GraphDatabase.driver(
                 uri,
                 auth=(user, password),
                 # the shared query texts name labels a fresh graph lacks: no warnings
                 notifications_min_severity="OFF",
+                # a managed transaction retries transient errors; on a decision path with its
+                # own deadline, give up soon and let the flow fail closed
+                max_transaction_retry_time=5.0,
             )
         return _drivers[key]
 
@@ -105,12 +115,24 @@ class Neo4jStore:
         for query in NEO4J_SCHEMA:
             self.run(query)
 
+    def constraints(self) -> list[dict[str, Any]]:
+        """The uniqueness constraints, in FalkorStore.constraints()'s shape."""
+        return [
+            {
+                **row,
+                "type": "UNIQUE" if row["type"] == "UNIQUENESS" else row["type"],
+                "status": "OPERATIONAL",
+            }
+            for row in self.run(NEO4J_CONSTRAINTS)
+        ]
+
     def is_empty(self) -> bool:
         return not self.run(ANY_NODE)
 
     def clear(self) -> None:
-        while self.run(DELETE_CHUNK, {"limit": 10000})[0]["deleted"]:
-            pass
+        for query in (DELETE_RELATIONSHIP_CHUNK, DELETE_CHUNK):
+            while self.run(query, {"limit": 5000})[0]["deleted"]:
+                pass
 
     def ping(self) -> None:
         try:
