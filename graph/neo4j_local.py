@@ -210,7 +210,7 @@ def config_text(home: Path, port: int) -> str:
         "dbms.security.auth_enabled=true",
         f"server.memory.pagecache.size={PAGE_CACHE}",
         # a bulk import or a big export must not take the machine's memory
-        "db.memory.transaction.total.max=1g",
+        "db.memory.transaction.total.max=320m",
         f"server.directories.data={home / 'data'}",
         f"server.directories.logs={home / 'logs'}",
         f"server.directories.import={home / 'import'}",
@@ -350,7 +350,16 @@ def jvm_command(java: str, lib: Path, main: str, heap: str = HEAP) -> list[str]:
     ]
 
 
-def _spawn(home: Path, startup_timeout: float) -> Neo4jServer:
+def _die_with_parent() -> None:
+    """In the child before exec: SIGTERM it when the process that started it dies (Linux)."""
+    import ctypes
+
+    PR_SET_PDEATHSIG = 1
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def _spawn(home: Path, startup_timeout: float, tied: bool = False) -> Neo4jServer:
     java = java_executable()
     lib = ensure_jars(home)
     for sub in ("conf", "data", "logs", "import", "run", "plugins"):
@@ -374,6 +383,7 @@ def _spawn(home: Path, startup_timeout: float) -> Neo4jServer:
             start_new_session=True,  # a Ctrl-C in the shell that started it does not stop it
             close_fds=True,
             cwd=home,
+            preexec_fn=_die_with_parent if tied else None,
         )
     _children[proc.pid] = proc
     _write_state(home, proc.pid, port, "starting")
@@ -401,8 +411,11 @@ def _wait_until_up(
     )
 
 
-def ensure_running(home: Path | None = None, startup_timeout: float = 180.0) -> Neo4jServer:
-    """Return the server of `home`, starting it first if no process has."""
+def ensure_running(
+    home: Path | None = None, startup_timeout: float = 180.0, tied: bool = False
+) -> Neo4jServer:
+    """Return the server of `home`, starting it first if no process has. A `tied` server
+    (tests) is stopped by the kernel when the starting process dies, even by `kill -9`."""
     home = home or default_home()
     server = running(home)
     if server is not None:
@@ -414,7 +427,7 @@ def ensure_running(home: Path | None = None, startup_timeout: float = 180.0) -> 
             if _alive(pid) and _is_our_server(pid, home):
                 # running or still starting (another process started it): wait, never kill
                 return _wait_until_up(home, pid, port, _password(home), startup_timeout)
-        return _spawn(home, startup_timeout)
+        return _spawn(home, startup_timeout, tied)
 
 
 def stop(home: Path | None = None, timeout: float = 60.0) -> bool:
@@ -463,3 +476,29 @@ def status(home: Path | None = None) -> dict[str, object]:
         return result
     result.update(state="running", uri=server.uri, user=USER)
     return result
+
+
+@contextlib.contextmanager
+def offline(home: Path | None = None, startup_timeout: float = 180.0) -> Iterator[Path]:
+    """Stop the server of `home` for an offline tool (`neo4j-admin database import`) and
+    start it again afterwards, on the same port, even when the tool fails.
+
+    The directory's lock is held while the tool runs, so a process that wants the server then
+    waits for the restart instead of starting a server on store files being rewritten.
+    """
+    home = home or default_home()
+    before = _read_state(home)
+    port = int(before["port"]) if before else None  # type: ignore[call-overload]
+    stop(home)
+    with _locked(home):
+        state = _read_state(home)
+        if state is not None and _alive(int(state["pid"])):  # type: ignore[call-overload]
+            raise StoreUnavailable("another process started the local Neo4j again; retry")
+        try:
+            yield home
+        finally:
+            if port is not None:
+                # the state file's port is the one a new server takes again when it is free,
+                # so the URI every client holds stays valid
+                _write_state(home, 0, port, "stopped")
+            _spawn(home, startup_timeout)

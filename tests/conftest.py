@@ -13,6 +13,7 @@ import dataclasses
 import itertools
 import os
 import shutil
+import signal
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -28,6 +29,8 @@ _graph_numbers = itertools.count(1)
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # a run stopped with SIGTERM (a CI timeout) unwinds like Ctrl-C: fixtures stop their servers
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     config.addinivalue_line(
         "markers", "only_backend(name): run this store test on one backend only (says why)"
     )
@@ -108,7 +111,7 @@ def neo4j_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[neo4j_loc
     if missing and not os.environ.get("CI"):
         pytest.skip(f"{' and '.join(missing)} not found: no local Neo4j on this machine")
     home = _neo4j_home(tmp_path_factory)
-    server = neo4j_local.ensure_running(home)
+    server = neo4j_local.ensure_running(home, tied=True)  # never outlives a killed run
     yield server
     neo4j_local.stop(home)
 
