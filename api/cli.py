@@ -34,13 +34,29 @@ def _print_json(data: Any) -> None:
 
 
 def cmd_db(args: argparse.Namespace) -> int:
+    def _db_progress(progress: dict[str, Any]) -> str:
+        """One phrase for a server that is not serving yet: loading (how far) or starting."""
+        if progress.get("state") != "loading":
+            return "starting"
+        parts = []
+        if progress.get("loading_loaded_perc") is not None:
+            parts.append(f"{float(progress['loading_loaded_perc']):.0f}% loaded")
+        if progress.get("loading_eta_seconds") is not None:
+            parts.append(f"about {int(progress['loading_eta_seconds'])} s left")
+        return "loading its data" + (f" ({', '.join(parts)})" if parts else "")
+
     settings = load_settings()
     if not settings.embedded:
         raise ConfigError(
             "vouchgraph db manages the embedded server only; VOUCHGRAPH_GRAPH_URI names Neo4j"
         )
     if args.action == "start":
-        info = embedded.ensure_running(settings.data_dir)
+
+        def waiting(progress: dict[str, Any]) -> None:
+            # a server replaying a big append-only file takes a while: say so, do not look hung
+            print(f"embedded graph server {_db_progress(progress)}", file=sys.stderr)
+
+        info = embedded.ensure_running(settings.data_dir, on_wait=waiting)
         print(
             f"embedded graph server running at {info.host}:{info.port} (pid {info.pid}), "
             f"data in {info.data_dir}"
@@ -58,6 +74,13 @@ def cmd_db(args: argparse.Namespace) -> int:
                 f"data in {status['data_dir']}, graphs: {', '.join(status['graphs']) or '-'}, "
                 f"memory {int(status['used_memory_bytes']) / 2**20:.1f} MiB"
             )
+        elif status.get("state") in ("loading", "starting"):
+            # not serving yet, hence exit code 1 as for a stopped server
+            print(
+                f"{_db_progress(status)} at {status.get('address', '-')} "
+                f"(pid {status.get('pid', '-')}), data in {status['data_dir']}"
+            )
+            return 1
         else:
             print(f"not running (data in {status['data_dir']})")
             return 1

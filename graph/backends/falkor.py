@@ -168,7 +168,9 @@ class FalkorStore:
     @contextlib.contextmanager
     def aof_rewrite_paused(self) -> Iterator[None]:
         """Hold off automatic append-only-file rewrites (a bulk load meeting the rewrite's fork
-        was seen to hang the server), then restore the setting and rewrite once."""
+        was seen to hang the server), then restore the setting and compact the file into a
+        snapshot once, returning when the rewrite is done (so that a restart right after the
+        load reads the snapshot instead of replaying the load)."""
         try:
             before = self._command("CONFIG", "GET", "auto-aof-rewrite-percentage")
             percentage = before[1] if len(before) > 1 else b"100"
@@ -176,12 +178,18 @@ class FalkorStore:
         except redis.exceptions.ResponseError:  # a managed server may refuse CONFIG
             yield
             return
+        completed = False
         try:
             yield
+            completed = True
         finally:
             self._command("CONFIG", "SET", "auto-aof-rewrite-percentage", percentage)
-            with contextlib.suppress(redis.exceptions.ResponseError):
-                self._command("BGREWRITEAOF")
+            if completed:
+                with self._errors("compacting the append-only file"):
+                    embedded.rewrite_aof(self.connection)
+            else:  # the load failed: do not hold up its error, compact in the background
+                with contextlib.suppress(StoreError, redis.exceptions.ResponseError):
+                    self._command("BGREWRITEAOF")
 
     def is_empty(self) -> bool:
         keys = self._command("GRAPH.LIST")
