@@ -21,6 +21,7 @@ from etl.readers import MalformedFile
 from etl.sources import SOURCES, Source
 from etl.transfers import TransferAggregate
 from etl.validate import RowError
+from graph import embedded
 from graph import queries as q
 from graph.errors import StoreError, StoreUnavailable
 from graph.progress import Progress
@@ -369,4 +370,6 @@ def load_folder(
             return bulk_load(store, folder, progress=progress)
         if on_note:
             on_note(f"--bulk not used: {reason}; loading incrementally")
-    return Loader(store, batch_size=batch_size, progress=progress).load(folder)
+    report = Loader(store, batch_size=batch_size, progress=progress).load(folder)
+    embedded.compact_store(store)  # a restart then reads a snapshot, not the load's queries
+    return report
