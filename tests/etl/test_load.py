@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,15 @@ from etl.readers import MalformedFile
 from graph import queries as q
 from graph.settings import Settings
 from graph.store import GraphStore, open_store
+
+
+def loaded_snapshot(
+    store: GraphStore, load: Callable[[GraphStore], object]
+) -> tuple[list[Any], list[Any]]:
+    """The snapshot of what `load` makes of `store` (one graph at a time: Neo4j Community has
+    one database, so two loads are compared one after the other)."""
+    load(store)
+    return snapshot(store)
 
 
 def snapshot(store: GraphStore) -> tuple[list[Any], list[Any]]:
@@ -151,12 +161,10 @@ def test_parquet_loads_like_csv(store: GraphStore, small_bank: Path, tmp_path: P
 def test_a_load_killed_half_way_and_run_again_gives_the_clean_graph(
     settings: Settings, small_bank: Path, tmp_path: Path
 ) -> None:
-    import dataclasses
-
-    clean = open_store(dataclasses.replace(settings, graph_name=settings.graph_name + "_clean"))
-    killed = open_store(settings)
+    store = open_store(settings)
     try:
-        Loader(clean, progress=False).load(small_bank)
+        clean = loaded_snapshot(store, lambda s: Loader(s, progress=False).load(small_bank))
+        store.clear()
         env = {**os.environ, "VOUCHGRAPH_GRAPH_NAME": settings.graph_name}
         cmd = [
             sys.executable,
@@ -171,38 +179,34 @@ def test_a_load_killed_half_way_and_run_again_gives_the_clean_graph(
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:  # wait until relations are being written
-            if killed.is_empty() is False and killed.run(q.RELATIONSHIP_COUNTS):
+            if store.is_empty() is False and store.run(q.RELATIONSHIP_COUNTS):
                 break
             time.sleep(0.02)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-        assert snapshot(killed) != snapshot(clean), "the load finished before it was killed"
-        Loader(killed, progress=False).load(small_bank)
-        assert snapshot(killed) == snapshot(clean)
+        assert snapshot(store) != clean, "the load finished before it was killed"
+        Loader(store, progress=False).load(small_bank)
+        assert snapshot(store) == clean
     finally:
-        clean.clear()
-        killed.clear()
+        store.clear()
 
 
 def test_bulk_first_load_gives_the_same_graph_as_incremental(
     settings: Settings, small_bank: Path
 ) -> None:
-    import dataclasses
-
-    incremental = open_store(dataclasses.replace(settings, graph_name=settings.graph_name + "_i"))
-    bulk = open_store(settings)
+    store = open_store(settings)
     try:
-        Loader(incremental, progress=False).load(small_bank)
-        report = load_folder(bulk, small_bank, progress=False, bulk=True)
+        incremental = loaded_snapshot(store, lambda s: Loader(s, progress=False).load(small_bank))
+        store.clear()
+        report = load_folder(store, small_bank, progress=False, bulk=True)
         assert report.mode == "bulk" and report.rows_rejected == 0
-        assert snapshot(bulk) == snapshot(incremental)
+        assert snapshot(store) == incremental
         notes: list[str] = []
-        again = load_folder(bulk, small_bank, progress=False, bulk=True, on_note=notes.append)
+        again = load_folder(store, small_bank, progress=False, bulk=True, on_note=notes.append)
         assert again.mode == "incremental" and "not empty" in notes[0]
-        assert snapshot(bulk) == snapshot(incremental)
+        assert snapshot(store) == incremental
     finally:
-        incremental.clear()
-        bulk.clear()
+        store.clear()
 
 
 def test_cli_load_json_and_stats(settings: Settings, small_bank: Path) -> None:
@@ -237,7 +241,6 @@ def _write(folder: Path, name: str, text: str) -> None:
 def test_bulk_and_incremental_agree_on_repeated_keys_and_late_facts(
     settings: Settings, tmp_path: Path
 ) -> None:
-    import dataclasses
 
     _write(
         tmp_path,
@@ -298,13 +301,13 @@ V1,C2,C1,INSURANCE_PURCHASE,2025-01-01,PENDING,
 V1,C2,C1,INSURANCE_PURCHASE,2025-01-01,FRAUD_REPORTED,2025-02-01
 """,
     )
-    incremental = open_store(dataclasses.replace(settings, graph_name=settings.graph_name + "_i"))
     bulk = open_store(settings)
     try:
-        Loader(incremental, progress=False).load(tmp_path)
+        incremental = loaded_snapshot(bulk, lambda s: Loader(s, progress=False).load(tmp_path))
+        bulk.clear()
         report = load_folder(bulk, tmp_path, progress=False, bulk=True)
         assert report.mode == "bulk"
-        assert snapshot(bulk) == snapshot(incremental)
+        assert snapshot(bulk) == incremental
         nodes = {r["props"].get("id"): r["props"] for r in bulk.run(q.ALL_NODES)}
         assert nodes["C1"]["status"] == "dormant" and nodes["C1"]["credit_grade"] == "A"
         assert nodes["D1"]["model"] == "Kite A10"
@@ -312,7 +315,6 @@ V1,C2,C1,INSURANCE_PURCHASE,2025-01-01,FRAUD_REPORTED,2025-02-01
         assert ("BLACKLISTED_AS", "C3", "B1") in rels
         assert rels.count(("KIN", "C1", "C2")) == 2
     finally:
-        incremental.clear()
         bulk.clear()
 
 

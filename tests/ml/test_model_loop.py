@@ -125,9 +125,7 @@ def test_pair_scores_for_a_vouch(trained_model: Any, model_bank: GraphStore) -> 
     assert not np.isnan(risk.probability)
 
 
-def test_cli_models_list_show_promote_and_score(
-    trained_model: Any, model_bank: GraphStore, settings: Any
-) -> None:
+def test_cli_models_list_show_promote_and_score(trained_model: Any, model_bank: GraphStore) -> None:
     registry, result = trained_model
     env = {
         **os.environ,
