@@ -182,6 +182,8 @@ def _password(home: Path) -> str:
 
 def _port_free(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        # as Neo4j binds it: connections of a killed server in TIME_WAIT do not hold the port
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((HOST, port))
         except OSError:
@@ -359,14 +361,17 @@ def _die_with_parent() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
-def _spawn(home: Path, startup_timeout: float, tied: bool = False) -> Neo4jServer:
+def _spawn(
+    home: Path, startup_timeout: float, tied: bool = False, port: int | None = None
+) -> Neo4jServer:
     java = java_executable()
     lib = ensure_jars(home)
     for sub in ("conf", "data", "logs", "import", "run", "plugins"):
         _private_dir(home / sub)
     password = _password(home)
     previous = _read_state(home)
-    port = _pick_port(int(previous["port"]) if previous else None)  # type: ignore[call-overload]
+    if port is None:
+        port = _pick_port(int(previous["port"]) if previous else None)  # type: ignore[call-overload]
     _write_private(home / "conf" / "neo4j.conf", config_text(home, port))
     _set_initial_password(home, lib, java, password)
     command = [
@@ -497,8 +502,18 @@ def offline(home: Path | None = None, startup_timeout: float = 180.0) -> Iterato
         try:
             yield home
         finally:
-            if port is not None:
-                # the state file's port is the one a new server takes again when it is free,
-                # so the URI every client holds stays valid
-                _write_state(home, 0, port, "stopped")
-            _spawn(home, startup_timeout)
+            # the same port, so the URI every client holds stays valid
+            same = port if port is not None and not _listened_on(port) else None
+            _spawn(home, startup_timeout, port=same)
+
+
+def _listened_on(port: int) -> bool:
+    """True when some process listens on `port`. Unlike `_port_free`, the connections the
+    stopped server left in TIME_WAIT do not count: Neo4j binds with SO_REUSEADDR."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((HOST, port))
+        except OSError:
+            return True
+    return False
