@@ -30,6 +30,13 @@ from graph.store import GraphStore
 MAX_REJECTIONS_SHOWN = 20
 T = TypeVar("T")
 
+# The sources whose rows make the ties a customer's degree counts, and their endpoint fields.
+TIE_ENDPOINTS: dict[str, tuple[str, str]] = {
+    "relations": ("src_id", "dst_id"),
+    "transfers": ("src_id", "dst_id"),
+    "vouches": ("guarantor_id", "customer_id"),
+}
+
 # Which fields must name an existing node, and the query that tells which ones do.
 REFERENCES: dict[str, tuple[tuple[str, q.Query, str], ...]] = {
     "relations": (
@@ -235,10 +242,11 @@ class Loader:
 
     def __init__(self, store: GraphStore, batch_size: int = 5000, progress: bool = True) -> None:
         self.store, self.batch_size, self.progress = store, batch_size, progress
+        self.touched: set[str] = set()  # customers whose degree this load may have changed
 
-    def _write(self, query: q.Query, rows: list[dict[str, Any]]) -> None:
+    def _write(self, query: q.Query, rows: list[Any], key: str = "rows") -> None:
         for chunk in _batches(rows, self.batch_size):
-            self.store.run(query, {"rows": chunk})
+            self.store.run(query, {key: chunk})
 
     def _check_references(
         self, source: Source, rows: list[tuple[int, dict[str, Any]]], report: FileReport
@@ -302,6 +310,8 @@ class Loader:
             for valid, batch_len in validated_batches(path, source, report):
                 for chunk in _batches(valid, self.batch_size):
                     chunk = self._check_references(source, chunk, report)
+                    for field_name in TIE_ENDPOINTS.get(source.name, ()):
+                        self.touched.update(row[field_name] for _line, row in chunk)
                     if aggregate is not None:
                         for _line, row in chunk:
                             aggregate.add(row)
@@ -332,6 +342,8 @@ class Loader:
                 report.files.append(FileReport(source.name, note="skipped: no file"))
                 continue
             report.files.append(self.load_file(source, path))
+        self._write(q.SET_DEGREES, sorted(self.touched), key="ids")
+        self.touched.clear()
         report.nodes_after, report.relationships_after = graph_counts(self.store)
         report.seconds = round(time.monotonic() - started, 3)
         return report
