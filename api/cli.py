@@ -360,7 +360,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="first load into an empty store with the native bulk loader",
     )
     load.add_argument("--json", action="store_true", help="print the report as JSON")
-    load.add_argument("--batch-size", type=int, default=5000)
+    load.add_argument(
+        "--batch-size",
+        type=int,
+        default=None,
+        help="rows per write statement (default: measured per backend, see etl/load.py)",
+    )
     load.add_argument("--quiet", action="store_true", help="no progress output")
     load.set_defaults(func=cmd_load)
 

@@ -30,6 +30,11 @@ from graph.store import GraphStore
 MAX_REJECTIONS_SHOWN = 20
 T = TypeVar("T")
 
+# Rows per write statement, by backend, from bench/batch_size.py (bench/results/batch-size-*.json):
+# FalkorDB's rate falls slightly above a few thousand rows, Neo4j's rises up to 20,000 (each
+# statement is a transaction: fewer commits) and stays within its transaction memory cap.
+BATCH_SIZES = {"falkordb": 5000, "neo4j": 20_000}
+
 # The sources whose rows make the ties a customer's degree counts, and their endpoint fields.
 TIE_ENDPOINTS: dict[str, tuple[str, str]] = {
     "relations": ("src_id", "dst_id"),
@@ -240,8 +245,11 @@ def validated_batches(
 class Loader:
     """Loads a source folder into a store, batch by batch."""
 
-    def __init__(self, store: GraphStore, batch_size: int = 5000, progress: bool = True) -> None:
-        self.store, self.batch_size, self.progress = store, batch_size, progress
+    def __init__(
+        self, store: GraphStore, batch_size: int | None = None, progress: bool = True
+    ) -> None:
+        self.store, self.progress = store, progress
+        self.batch_size = batch_size or BATCH_SIZES.get(store.backend, 5000)
         self.touched: set[str] = set()  # customers whose degree this load may have changed
 
     def _write(self, query: q.Query, rows: list[Any], key: str = "rows") -> None:
@@ -368,7 +376,7 @@ def preflight(folder: Path) -> dict[str, Path]:
 def load_folder(
     store: GraphStore,
     folder: Path,
-    batch_size: int = 5000,
+    batch_size: int | None = None,
     progress: bool = True,
     bulk: bool = False,
     on_note: Callable[[str], None] | None = None,
