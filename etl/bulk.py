@@ -1,4 +1,5 @@
-"""`vouchgraph load --bulk`: a first load into an empty FalkorDB graph through GRAPH.BULK.
+"""`vouchgraph load --bulk`: a first load into an empty FalkorDB graph through GRAPH.BULK, or
+into the empty database of the local Neo4j through `neo4j-admin database import full`.
 
 The folder is validated exactly as the incremental path validates it (same rules, same
 reference checks, same report) but kept as Arrow columns, resolved with the same semantics as
@@ -10,6 +11,7 @@ property).
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -34,6 +36,7 @@ from etl.transfers import TransferAggregate
 from graph import queries as q
 from graph.backends.falkor import FalkorStore
 from graph.backends.falkordb_bulk import EdgeColumns, NodeColumns, bulk_insert_columns
+from graph.errors import StoreError
 from graph.progress import Progress
 from graph.store import GraphStore
 
@@ -67,10 +70,31 @@ REFERENCE_TARGETS = {
 }
 
 
+REMOTE_NEO4J = (
+    "bulk import needs the local Neo4j (vouchgraph neo4j start); "
+    "a remote server is loaded incrementally"
+)
+
+
+def _local_neo4j(store: GraphStore) -> Path | None:
+    """The directory of the local Neo4j when `store` is its `neo4j` database, else None."""
+    if getattr(store, "backend", None) != "neo4j":
+        return None
+    from graph import neo4j_local
+    from graph.backends.neo4j_bulk import local_server  # only Neo4j loads need it
+
+    home = neo4j_local.default_home()
+    server = local_server(getattr(store, "uri", ""), getattr(store, "database", None), home)
+    return None if server is None else home
+
+
 def bulk_supported(store: GraphStore) -> str | None:
     """None when `store` can take a bulk load now, else why not."""
-    if not isinstance(store, FalkorStore):
-        return "the bulk path is for the embedded FalkorDB store"
+    if getattr(store, "backend", None) == "neo4j":
+        if _local_neo4j(store) is None:
+            return REMOTE_NEO4J
+    elif not isinstance(store, FalkorStore):
+        return "the bulk path is for the embedded FalkorDB store or the local Neo4j"
     if not store.is_empty():
         return "the graph is not empty (bulk is for a first load)"
     return None
@@ -438,14 +462,24 @@ def _blacklisted(rows: pa.Table, customers: pa.Table, ids: _Ids) -> EdgeColumns:
     )
 
 
+def _print_line(line: str) -> None:
+    """Show one progress line of neo4j-admin on the terminal (stderr, like the bars)."""
+    print(line, file=sys.stderr, flush=True)
+
+
 def bulk_load(store: GraphStore, folder: Path, progress: bool = True) -> LoadReport:
-    """Validate the folder, then create the graph in one GRAPH.BULK stream."""
-    if not isinstance(store, FalkorStore):
-        raise TypeError("bulk_load needs the FalkorDB store")
+    """Validate the folder, then create the graph in one GRAPH.BULK stream (FalkorDB) or one
+    `neo4j-admin database import` (the local Neo4j)."""
+    neo4j_home = _local_neo4j(store)
+    if neo4j_home is None and not isinstance(store, FalkorStore):
+        raise TypeError("bulk_load needs the FalkorDB store or the local Neo4j")
+    if neo4j_home is not None and not store.is_empty():
+        # the import replaces the whole database: never over data
+        raise StoreError("the graph is not empty (bulk is for a first load)")
     started = time.monotonic()
     report = LoadReport(str(folder), store.backend, "bulk")
     files = preflight(folder)
-    if store.is_empty():
+    if isinstance(store, FalkorStore) and store.is_empty():
         # GRAPH.BULK creates its graph: one holding only the schema (`ensure_schema` ran, no
         # data yet) is removed first; the schema is built again after the data.
         store.clear()
@@ -469,6 +503,15 @@ def bulk_load(store: GraphStore, folder: Path, progress: bool = True) -> LoadRep
     nodes = _nodes(data, transfers)
     edges = _edges(data, _Ids(nodes), nodes, transfers, batch)
     data.tables.clear()
+    if neo4j_home is not None:
+        from graph.backends.neo4j_bulk import import_columns
+
+        import_columns(neo4j_home, nodes, edges, on_line=_print_line if progress else None)
+        store.ensure_schema()
+        report.nodes_after, report.relationships_after = graph_counts(store)
+        report.seconds = round(time.monotonic() - started, 3)
+        return report
+    assert isinstance(store, FalkorStore)
     with Progress("bulk insert", unit="entities", enabled=progress) as bar:
         seen: dict[str, int] = {}
 
