@@ -70,6 +70,7 @@ REFERENCE_TARGETS = {
 }
 
 
+TIE_TYPES = frozenset({"KIN", "SOCIAL", "TRANSFERRED", "VOUCHED_FOR"})  # as SET_DEGREES counts
 REMOTE_NEO4J = (
     "bulk import needs the local Neo4j (vouchgraph neo4j start); "
     "a remote server is loaded incrementally"
@@ -462,6 +463,27 @@ def _blacklisted(rows: pa.Table, customers: pa.Table, ids: _Ids) -> EdgeColumns:
     )
 
 
+def _add_degrees(nodes: list[NodeColumns], edges: Sequence[EdgeColumns]) -> None:
+    """Give each customer with ties the `degree` the incremental path writes (SET_DEGREES):
+    its kin, social, transfer and vouch relationships, counted from the edge arrays."""
+    labels = [block.label for block in nodes]
+    if "Customer" not in labels:
+        return
+    index = labels.index("Customer")
+    block = nodes[index]
+    offset = sum(b.table.num_rows for b in nodes[:index])  # global ids are positions
+    size = block.table.num_rows
+    counts = np.zeros(size, dtype=np.int64)
+    for edge in edges:
+        if edge.rel_type in TIE_TYPES:
+            for ends in (edge.src, edge.dst):
+                counts += np.bincount(ends - offset, minlength=size)[:size]
+    degree = pa.array(counts, mask=counts == 0)  # no tie: no property, as incrementally
+    nodes[index] = NodeColumns(
+        block.label, block.table.append_column("degree", degree), block.extra_labels
+    )
+
+
 def _print_line(line: str) -> None:
     """Show one progress line of neo4j-admin on the terminal (stderr, like the bars)."""
     print(line, file=sys.stderr, flush=True)
@@ -502,6 +524,7 @@ def bulk_load(store: GraphStore, folder: Path, progress: bool = True) -> LoadRep
         batch = readers.digest(files["transfers"])
     nodes = _nodes(data, transfers)
     edges = _edges(data, _Ids(nodes), nodes, transfers, batch)
+    _add_degrees(nodes, edges)
     data.tables.clear()
     if neo4j_home is not None:
         from graph.backends.neo4j_bulk import import_columns
