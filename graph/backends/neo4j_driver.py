@@ -18,6 +18,7 @@ from graph.queries import (
     DELETE_RELATIONSHIP_CHUNK,
     NEO4J_CONSTRAINTS,
     NEO4J_SCHEMA,
+    ROUND_TRIP,
     Query,
 )
 from graph.settings import Settings
@@ -66,7 +67,7 @@ def _mapped(exc: neo4j_errors.Neo4jError, name: str, timeout: float) -> StoreErr
 
 
 class Neo4jStore:
-    """A graph in a Neo4j 5 database, read and written through managed transactions."""
+    """A graph in a Neo4j 5 database, each statement one managed transaction."""
 
     backend = "neo4j"
 
@@ -74,6 +75,10 @@ class Neo4jStore:
         self, driver: neo4j.Driver, database: str | None, timeout_ms: int, uri: str
     ) -> None:
         self.driver, self.database, self.timeout_ms, self.uri = driver, database, timeout_ms, uri
+        # A routed cluster (neo4j://) chains each statement after the last one's bookmark, so a
+        # read on a follower sees the write before it; one server (bolt://) needs none, and
+        # bookmarks cost a millisecond a statement (bench/backends.py, 2026-12-02).
+        self.bookmarks = neo4j.GraphDatabase.bookmark_manager() if uri.startswith("neo4j") else None
 
     @classmethod
     def connect(cls, settings: Settings) -> Neo4jStore:
@@ -84,22 +89,29 @@ class Neo4jStore:
         driver = _driver(settings.graph_uri, settings.neo4j_user, settings.neo4j_password)
         return cls(driver, settings.neo4j_database, settings.query_timeout_ms, settings.graph_uri)
 
+    def _home_database(self) -> str:
+        """The database to use: the configured one, else the user's home database, asked once
+        (leaving it unnamed would make the driver ask again for every statement)."""
+        if self.database is None:
+            with self.driver.session() as session:
+                self.database = session.run(ROUND_TRIP.text).consume().database  # type: ignore[arg-type]
+        return self.database or "neo4j"
+
     def run(
         self, query: Query, params: Mapping[str, Any] | None = None, timeout_ms: int | None = None
     ) -> list[dict[str, Any]]:
         timeout = (timeout_ms or self.timeout_ms) / 1000
-        text, arguments = query.text, dict(params or {})
-
-        @neo4j.unit_of_work(timeout=timeout)
-        def work(tx: neo4j.ManagedTransaction) -> list[dict[str, Any]]:
-            result = tx.run(text, arguments)  # type: ignore[arg-type]
-            return [{k: _plain(v) for k, v in record.items()} for record in result]
-
         try:
-            with self.driver.session(database=self.database) as session:
-                if query.write:
-                    return session.execute_write(work)
-                return session.execute_read(work)
+            # execute_query: a managed transaction (retried on transient errors) without a
+            # session of our own per statement
+            records, _summary, _keys = self.driver.execute_query(
+                neo4j.Query(query.text, timeout=timeout),  # type: ignore[arg-type]
+                dict(params or {}),
+                database_=self._home_database(),
+                routing_=neo4j.RoutingControl.WRITE if query.write else neo4j.RoutingControl.READ,
+                bookmark_manager_=self.bookmarks,
+            )
+            return [{k: _plain(v) for k, v in record.items()} for record in records]
         except neo4j_errors.AuthError:
             raise StoreUnavailable(
                 "Neo4j refused the credentials (authentication failed)"
