@@ -26,12 +26,11 @@ import contextlib
 import fcntl
 import json
 import os
-import secrets
 import signal
 import socket
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,6 +40,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from graph import local_server
 from graph.errors import StoreError, StoreTimeout, StoreUnavailable
 
 STATE_FILE = "server.json"
@@ -104,39 +104,8 @@ class _Probe:
     loading: dict[str, Any] = field(default_factory=dict)
 
 
-def _private_dir(path: Path) -> None:
-    path.mkdir(parents=True, exist_ok=True)
-    os.chmod(path, 0o700)
-
-
-def _write_private(path: Path, text: str) -> None:
-    # Written to a temporary file and renamed, so a reader never sees half a file.
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.chmod(tmp, 0o600)
-    os.replace(tmp, path)
-
-
-def _password(data_dir: Path) -> str:
-    path = data_dir / PASSWORD_FILE
-    if path.exists():
-        return path.read_text(encoding="utf-8").strip()
-    value = secrets.token_urlsafe(32)
-    _write_private(path, value + "\n")
-    return value
-
-
-@contextlib.contextmanager
-def _locked(data_dir: Path) -> Iterator[None]:
-    _private_dir(data_dir)
-    with open(data_dir / LOCK_FILE, "a+") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+def _password(directory: Path) -> str:
+    return local_server.secret(directory / PASSWORD_FILE, 32)
 
 
 def _holder_busy(data_dir: Path) -> bool:
@@ -154,29 +123,12 @@ def _holder_busy(data_dir: Path) -> bool:
     return False
 
 
-def _alive(pid: int) -> bool:
-    child = _children.get(pid)
-    if child is not None:
-        return child.poll() is None
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        return stat.rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return True
-
-
 def _is_our_server(pid: int, port: int, data_dir: Path | None = None) -> bool:
     # redis-server rewrites its title to "redis-server HOST:PORT" (before that its command
     # line names our config file); a recycled pid will match neither.
     if pid in _children:
-        return _alive(pid)
-    if not _alive(pid):
+        return local_server.alive(pid, _children)
+    if not local_server.alive(pid, _children):
         return False
     try:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
@@ -203,7 +155,7 @@ def _read_state(data_dir: Path) -> dict[str, Any] | None:
 
 
 def _write_state(data_dir: Path, pid: int, port: int, state: str) -> None:
-    _write_private(
+    local_server.write_private(
         data_dir / STATE_FILE, json.dumps({"pid": pid, "port": port, "state": state}) + "\n"
     )
 
@@ -370,11 +322,11 @@ def _mark_running(data_dir: Path, probe: _Probe) -> None:
     """Record that the server answers; compact it if it came up by replaying many queries."""
     if probe.recorded == "running":
         return
-    with _locked(data_dir):
+    with local_server.locked(data_dir, LOCK_FILE):
         state = _read_state(data_dir)
         if state is not None and state["pid"] == probe.pid and state["state"] == "running":
             return  # another process got here first
-        if probe.pid is None or probe.port is None or not _alive(probe.pid):
+        if probe.pid is None or probe.port is None or not local_server.alive(probe.pid, _children):
             return
         _write_state(data_dir, probe.pid, probe.port, "running")
     if _incremental_bytes(data_dir) > REPLAYED_BYTES_COMPACT and probe.password is not None:
@@ -405,7 +357,7 @@ def _spawn(data_dir: Path, password: str) -> None:
                 return  # a server we could not see holds the directory: wait for it instead
             port = _free_port()
             config = data_dir / CONFIG_FILE
-            _write_private(config, _config_text(data_dir, port, password))
+            local_server.write_private(config, _config_text(data_dir, port, password))
             with contextlib.suppress(FileNotFoundError):
                 (data_dir / PID_FILE).unlink()  # a stale one from a killed server
             # The server inherits the holder lock (same open file), and keeps it until it exits.
@@ -459,7 +411,7 @@ def _await_ready(
         if probe.state == "stopped":
             if not start:
                 return None
-            with _locked(data_dir):
+            with local_server.locked(data_dir, LOCK_FILE):
                 if _probe(data_dir).state == "stopped":  # nobody started it while we waited
                     _spawn(data_dir, _password(data_dir))
             continue
@@ -582,11 +534,11 @@ def _terminate(pid: int, port: int, timeout: float, data_dir: Path | None = None
         return
     os.kill(pid, signal.SIGTERM)  # redis flushes its append-only file on SIGTERM
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and _alive(pid):
+    while time.monotonic() < deadline and local_server.alive(pid, _children):
         time.sleep(0.05)
-    if _alive(pid):
+    if local_server.alive(pid, _children):
         os.kill(pid, signal.SIGKILL)
-        while _alive(pid):
+        while local_server.alive(pid, _children):
             time.sleep(0.05)
     child = _children.pop(pid, None)
     if child is not None:
@@ -595,7 +547,7 @@ def _terminate(pid: int, port: int, timeout: float, data_dir: Path | None = None
 
 def stop(data_dir: Path, timeout: float = 60.0) -> bool:
     """Stop the server of `data_dir` cleanly (even one still loading); True if one ran."""
-    with _locked(data_dir):
+    with local_server.locked(data_dir, LOCK_FILE):
         found = _find_server(data_dir)
         if found is not None:
             _terminate(found[0], found[1], timeout, data_dir)

@@ -14,10 +14,8 @@ after a `kill -9`, so a restart has the data.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
-import secrets
 import shlex
 import shutil
 import signal
@@ -29,6 +27,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from graph import local_server
 from graph.errors import ConfigError, StoreUnavailable
 
 NEO4J_VERSION = "5.26.30"  # keep in step with graph/neo4j-pom.xml and docker/ (a test checks)
@@ -95,31 +94,6 @@ def default_home() -> Path:
     return Path(platformdirs.user_data_dir("vouchgraph")) / "neo4j"
 
 
-def _private_dir(path: Path) -> Path:
-    path.mkdir(parents=True, exist_ok=True)
-    os.chmod(path, 0o700)
-    return path
-
-
-def _write_private(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.replace(tmp, path)  # readers never see half a file
-
-
-@contextlib.contextmanager
-def _locked(home: Path) -> Iterator[None]:
-    _private_dir(home)
-    with open(home / LOCK_FILE, "a+") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
 def java_executable() -> str:
     """The `java` to run Neo4j with: $JAVA_HOME/bin/java, else the one on PATH."""
     java_home = os.environ.get("JAVA_HOME")
@@ -171,13 +145,8 @@ def ensure_jars(home: Path) -> Path:
     return lib
 
 
-def _password(home: Path) -> str:
-    path = home / PASSWORD_FILE
-    if path.exists():
-        return path.read_text(encoding="utf-8").strip()
-    value = secrets.token_urlsafe(24)
-    _write_private(path, value + "\n")
-    return value
+def _password(directory: Path) -> str:
+    return local_server.secret(directory / PASSWORD_FILE, 24)
 
 
 def _port_free(port: int) -> bool:
@@ -236,24 +205,9 @@ def _read_state(home: Path) -> dict[str, object] | None:
 
 
 def _write_state(home: Path, pid: int, port: int, state: str) -> None:
-    _write_private(home / STATE_FILE, json.dumps({"pid": pid, "port": port, "state": state}))
-
-
-def _alive(pid: int) -> bool:
-    child = _children.get(pid)
-    if child is not None:
-        return child.poll() is None
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        return stat.rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
+    local_server.write_private(
+        home / STATE_FILE, json.dumps({"pid": pid, "port": port, "state": state})
+    )
 
 
 def _is_our_server(pid: int, home: Path) -> bool:
@@ -303,7 +257,7 @@ def running(home: Path | None = None) -> Neo4jServer | None:
     if state is None or state["state"] != "running":
         return None
     pid, port = int(state["pid"]), int(state["port"])  # type: ignore[call-overload]
-    if not _alive(pid) or not _is_our_server(pid, home):
+    if not local_server.alive(pid, _children) or not _is_our_server(pid, home):
         return None
     password = _password(home)
     if not _answers(port, password):
@@ -367,12 +321,12 @@ def _spawn(
     java = java_executable()
     lib = ensure_jars(home)
     for sub in ("conf", "data", "logs", "import", "run", "plugins"):
-        _private_dir(home / sub)
+        local_server.private_dir(home / sub)
     password = _password(home)
     previous = _read_state(home)
     if port is None:
         port = _pick_port(int(previous["port"]) if previous else None)  # type: ignore[call-overload]
-    _write_private(home / "conf" / "neo4j.conf", config_text(home, port))
+    local_server.write_private(home / "conf" / "neo4j.conf", config_text(home, port))
     _set_initial_password(home, lib, java, password)
     command = [
         *jvm_command(java, lib, "org.neo4j.server.CommunityEntryPoint"),
@@ -400,7 +354,7 @@ def _wait_until_up(
 ) -> Neo4jServer:
     deadline = time.monotonic() + startup_timeout
     while time.monotonic() < deadline:
-        if not _alive(pid):
+        if not local_server.alive(pid, _children):
             _children.pop(pid, None)
             with contextlib.suppress(FileNotFoundError):
                 (home / STATE_FILE).unlink()
@@ -425,11 +379,11 @@ def ensure_running(
     server = running(home)
     if server is not None:
         return server
-    with _locked(home):
+    with local_server.locked(home, LOCK_FILE):
         state = _read_state(home)
         if state is not None:
             pid, port = int(state["pid"]), int(state["port"])  # type: ignore[call-overload]
-            if _alive(pid) and _is_our_server(pid, home):
+            if local_server.alive(pid, _children) and _is_our_server(pid, home):
                 # running or still starting (another process started it): wait, never kill
                 return _wait_until_up(home, pid, port, _password(home), startup_timeout)
         return _spawn(home, startup_timeout, tied)
@@ -438,20 +392,20 @@ def ensure_running(
 def stop(home: Path | None = None, timeout: float = 60.0) -> bool:
     """Stop the server of `home` cleanly (SIGTERM: Neo4j checkpoints); True if one ran."""
     home = home or default_home()
-    with _locked(home):
+    with local_server.locked(home, LOCK_FILE):
         state = _read_state(home)
         if state is None:
             return False
         pid = int(state["pid"])  # type: ignore[call-overload]
-        was_running = _alive(pid) and _is_our_server(pid, home)
+        was_running = local_server.alive(pid, _children) and _is_our_server(pid, home)
         if was_running:
             os.kill(pid, signal.SIGTERM)
             deadline = time.monotonic() + timeout
-            while time.monotonic() < deadline and _alive(pid):
+            while time.monotonic() < deadline and local_server.alive(pid, _children):
                 time.sleep(0.1)
-            if _alive(pid):
+            if local_server.alive(pid, _children):
                 os.kill(pid, signal.SIGKILL)
-                while _alive(pid):
+                while local_server.alive(pid, _children):
                     time.sleep(0.05)
         child = _children.pop(pid, None)
         if child is not None:
@@ -471,7 +425,7 @@ def status(home: Path | None = None) -> dict[str, object]:
     }
     state = _read_state(home)
     pid = int(state["pid"]) if state else 0  # type: ignore[call-overload]
-    if state is None or not (_alive(pid) and _is_our_server(pid, home)):
+    if state is None or not (local_server.alive(pid, _children) and _is_our_server(pid, home)):
         result["state"] = "stopped"
         return result
     server = running(home)
@@ -495,9 +449,9 @@ def offline(home: Path | None = None, startup_timeout: float = 180.0) -> Iterato
     before = _read_state(home)
     port = int(before["port"]) if before else None  # type: ignore[call-overload]
     stop(home)
-    with _locked(home):
+    with local_server.locked(home, LOCK_FILE):
         state = _read_state(home)
-        if state is not None and _alive(int(state["pid"])):  # type: ignore[call-overload]
+        if state is not None and local_server.alive(int(state["pid"]), _children):  # type: ignore[call-overload]
             raise StoreUnavailable("another process started the local Neo4j again; retry")
         try:
             yield home
