@@ -18,7 +18,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from store_fixtures import Neo4jOccupant, loaded_graph
+from store_fixtures import (
+    BACKEND_ENV,
+    NEO4J_KEYS,
+    Neo4jOccupant,
+    backend_settings,
+    loaded_graph,
+)
 
 from graph import embedded, neo4j_local
 from graph.settings import Settings, load_settings
@@ -117,21 +123,26 @@ def neo4j_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[neo4j_loc
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
-def backend(request: pytest.FixtureRequest, data_dir: Path) -> Iterator[str]:
-    """The store backend of this run of the test; the environment points every command of
-    the project (CLI, subprocesses, notebooks) at it."""
+def backend(request: pytest.FixtureRequest, data_dir: Path) -> str:
+    """The store backend of this run of the test (the Neo4j one started for the session)."""
     name: str = request.param
-    if name == "falkordb":
-        yield name
-        return
-    server: neo4j_local.Neo4jServer = request.getfixturevalue("neo4j_server")
-    env = {**server.env(), "VOUCHGRAPH_NEO4J_DIR": str(server.home)}
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    open_store(load_settings()).ensure_schema()  # constraints survive every clear
-    Neo4jOccupant.holder = None
-    yield name
-    _restore(saved)
+    if name == "neo4j":
+        server: neo4j_local.Neo4jServer = request.getfixturevalue("neo4j_server")
+        BACKEND_ENV["neo4j"] = {**server.env(), "VOUCHGRAPH_NEO4J_DIR": str(server.home)}
+        open_store(backend_settings(name)).ensure_schema()  # constraints survive every clear
+        Neo4jOccupant.holder = None
+    return name
+
+
+@pytest.fixture(autouse=True)
+def backend_environment(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Point every command of the project (CLI, subprocesses, notebooks) at this test's
+    backend, for this test only: a test without one gets the embedded store."""
+    name = request.getfixturevalue("backend") if "backend" in request.fixturenames else "falkordb"
+    for key in NEO4J_KEYS:
+        monkeypatch.delenv(key, raising=False)
+    for key, value in BACKEND_ENV[name].items():
+        monkeypatch.setenv(key, value)
 
 
 @pytest.fixture

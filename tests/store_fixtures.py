@@ -5,8 +5,26 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 
-from graph.settings import load_settings
+from graph.settings import Settings, load_settings
 from graph.store import GraphStore, open_store
+
+# The environment a test on each backend runs in (set by the `backend` fixture; the autouse
+# `backend_environment` fixture applies it around each test, and only that test).
+NEO4J_KEYS = ("VOUCHGRAPH_GRAPH_URI", "NEO4J_USER", "NEO4J_PASSWORD", "VOUCHGRAPH_NEO4J_DIR")
+BACKEND_ENV: dict[str, dict[str, str]] = {"falkordb": {}}
+
+
+def backend_settings(backend: str, **changes: object) -> Settings:
+    """The settings of `backend`, whatever the environment holds now (for fixtures wider than
+    a test, which are made before a test's environment is)."""
+    env = BACKEND_ENV[backend]
+    settings = dataclasses.replace(
+        load_settings(),
+        graph_uri=env.get("VOUCHGRAPH_GRAPH_URI"),
+        neo4j_user=env.get("NEO4J_USER", "neo4j"),
+        neo4j_password=env.get("NEO4J_PASSWORD"),
+    )
+    return dataclasses.replace(settings, **changes)  # type: ignore[arg-type]
 
 
 class Neo4jOccupant:
@@ -25,7 +43,7 @@ class Neo4jOccupant:
 def loaded_graph(backend: str, name: str, load: Callable[[GraphStore], None]) -> GraphStore:
     """The graph `name`, loaded with `load` unless it is already there (on Neo4j: unless
     another test has used the database since)."""
-    store = open_store(dataclasses.replace(load_settings(), graph_name=name))
+    store = open_store(backend_settings(backend, graph_name=name))
     if backend == "neo4j":
         if Neo4jOccupant.take(name):
             store.clear()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import socket
 import threading
 import time
@@ -171,11 +170,9 @@ def serving(service: Service) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def api(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
     """The API over a graph of its own holding the hand-made bank, on this run's backend."""
-    from store_fixtures import Neo4jOccupant
+    from store_fixtures import Neo4jOccupant, backend_settings
 
-    from graph.settings import load_settings
-
-    settings: Settings = dataclasses.replace(load_settings(), graph_name="api_tests")
+    settings: Settings = backend_settings(backend, graph_name="api_tests")
     store = open_store(settings)
     Neo4jOccupant.take("api_tests")
     store.clear()
