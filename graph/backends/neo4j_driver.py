@@ -143,7 +143,7 @@ class Neo4jStore:
 
     def clear(self) -> None:
         for query in (DELETE_RELATIONSHIP_CHUNK, DELETE_CHUNK):
-            while self.run(query, {"limit": 5000})[0]["deleted"]:
+            while self.run(query, {"limit": 20_000})[0]["deleted"]:
                 pass
 
     def ping(self) -> None:

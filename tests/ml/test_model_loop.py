@@ -98,21 +98,6 @@ def test_online_scores_match_the_model_on_the_same_neighbourhood(
         scorer.score_customer("NO-SUCH-CUSTOMER", now)
 
 
-def test_a_new_customer_without_relations_gets_a_score(
-    trained_model: Any, store: GraphStore, tmp_path: Path
-) -> None:
-    registry, result = trained_model
-    (tmp_path / "customers.csv").write_text(
-        "customer_id,name,id_number,gender,birth_date,opened_at,status\n"
-        "LONE,A,X1,F,1990-01-01,2026-01-01,active\n"
-    )
-    Loader(store, progress=False).load(tmp_path)
-    model = load_version(registry, result.version)
-    risk = OnlineScorer(store, model).score_customer("LONE", model.manifest["as_of"])
-    assert 0 < risk.probability < 1
-    assert risk.evidence["neighbours"] == [] and risk.evidence["relations"] == {}
-
-
 def test_pair_scores_for_a_vouch(trained_model: Any, model_bank: GraphStore) -> None:
     registry, result = trained_model
     model = load_version(registry, result.version)
@@ -154,6 +139,22 @@ def test_cli_models_list_show_promote_and_score(trained_model: Any, model_bank: 
     scored = cli("score", "--json", "--quiet")
     assert scored.returncode == 0, scored.stderr
     assert json.loads(scored.stdout)["customers"] == len(customer_ids(model_bank))
+
+
+# After the model-bank tests: on Neo4j its emptied database would make them reload the bank.
+def test_a_new_customer_without_relations_gets_a_score(
+    trained_model: Any, store: GraphStore, tmp_path: Path
+) -> None:
+    registry, result = trained_model
+    (tmp_path / "customers.csv").write_text(
+        "customer_id,name,id_number,gender,birth_date,opened_at,status\n"
+        "LONE,A,X1,F,1990-01-01,2026-01-01,active\n"
+    )
+    Loader(store, progress=False).load(tmp_path)
+    model = load_version(registry, result.version)
+    risk = OnlineScorer(store, model).score_customer("LONE", model.manifest["as_of"])
+    assert 0 < risk.probability < 1
+    assert risk.evidence["neighbours"] == [] and risk.evidence["relations"] == {}
 
 
 def test_cli_trains_from_a_source_folder_and_leaves_no_scratch_graph(
