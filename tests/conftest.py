@@ -55,6 +55,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = kept
+    for item in items:  # with pytest-xdist's loadgroup: one worker (one server) per backend
+        backend = getattr(item, "callspec", None) and item.callspec.params.get("backend")
+        if backend:
+            item.add_marker(pytest.mark.xdist_group(backend))
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
