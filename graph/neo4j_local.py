@@ -117,9 +117,15 @@ def lib_dir(home: Path) -> Path:
 def ensure_jars(home: Path) -> Path:
     """Resolve Neo4j's jars into the Neo4j directory unless they are already there."""
     lib = lib_dir(home)
-    marker = lib / ".complete"
-    if marker.exists():
+    if (lib / ".complete").exists():
         return lib
+    with local_server.locked(home, ".jars.lock"):  # two processes may need them at once
+        if not (lib / ".complete").exists():
+            _resolve_jars(home, lib)
+    return lib
+
+
+def _resolve_jars(home: Path, lib: Path) -> None:
     mvn = shutil.which("mvn")
     if mvn is None:
         raise ToolMissing("Maven not found: the local Neo4j's jars are resolved with `mvn`")
@@ -142,7 +148,6 @@ def ensure_jars(home: Path) -> Path:
     (partial / ".complete").write_text(NEO4J_VERSION + "\n", encoding="utf-8")
     shutil.rmtree(lib, ignore_errors=True)
     partial.rename(lib)
-    return lib
 
 
 def _password(directory: Path) -> str:

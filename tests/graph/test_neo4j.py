@@ -23,6 +23,7 @@ from graph.settings import load_settings
 from graph.store import open_store
 
 CLI = [sys.executable, "-m", "api.cli"]
+pytestmark = pytest.mark.xdist_group("neo4j")  # on the worker that runs the session's Neo4j
 
 
 def _cli(home: Path, *args: str, path: str | None = None) -> subprocess.CompletedProcess[str]:
