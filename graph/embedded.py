@@ -26,7 +26,6 @@ import contextlib
 import fcntl
 import json
 import os
-import signal
 import socket
 import subprocess
 import time
@@ -532,17 +531,7 @@ def _terminate(pid: int, port: int, timeout: float, data_dir: Path | None = None
     if not _is_our_server(pid, port, data_dir):
         _children.pop(pid, None)
         return
-    os.kill(pid, signal.SIGTERM)  # redis flushes its append-only file on SIGTERM
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and local_server.alive(pid, _children):
-        time.sleep(0.05)
-    if local_server.alive(pid, _children):
-        os.kill(pid, signal.SIGKILL)
-        while local_server.alive(pid, _children):
-            time.sleep(0.05)
-    child = _children.pop(pid, None)
-    if child is not None:
-        child.wait()
+    local_server.terminate(pid, _children, timeout)  # redis flushes its AOF on SIGTERM
 
 
 def stop(data_dir: Path, timeout: float = 60.0) -> bool:

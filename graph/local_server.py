@@ -7,7 +7,9 @@ import contextlib
 import fcntl
 import os
 import secrets
+import signal
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -66,3 +68,19 @@ def alive(pid: int, children: dict[int, subprocess.Popen[bytes]]) -> bool:
         return stat.rsplit(")", 1)[1].split()[0] != "Z"
     except OSError:
         return True
+
+
+def terminate(pid: int, children: dict[int, subprocess.Popen[bytes]], timeout: float) -> None:
+    """SIGTERM `pid` (both servers flush and checkpoint on it), SIGKILL it if it is still up
+    after `timeout` seconds, and reap it when it is our child."""
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and alive(pid, children):
+        time.sleep(0.05)
+    if alive(pid, children):
+        os.kill(pid, signal.SIGKILL)
+        while alive(pid, children):
+            time.sleep(0.05)
+    child = children.pop(pid, None)
+    if child is not None:
+        child.wait()

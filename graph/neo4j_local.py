@@ -404,16 +404,9 @@ def stop(home: Path | None = None, timeout: float = 60.0) -> bool:
         pid = int(state["pid"])  # type: ignore[call-overload]
         was_running = local_server.alive(pid, _children) and _is_our_server(pid, home)
         if was_running:
-            os.kill(pid, signal.SIGTERM)
-            deadline = time.monotonic() + timeout
-            while time.monotonic() < deadline and local_server.alive(pid, _children):
-                time.sleep(0.1)
-            if local_server.alive(pid, _children):
-                os.kill(pid, signal.SIGKILL)
-                while local_server.alive(pid, _children):
-                    time.sleep(0.05)
+            local_server.terminate(pid, _children, timeout)
         child = _children.pop(pid, None)
-        if child is not None:
+        if child is not None:  # it exited by itself: reap it
             child.wait()
         with contextlib.suppress(FileNotFoundError):
             (home / STATE_FILE).unlink()
