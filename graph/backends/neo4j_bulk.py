@@ -6,8 +6,8 @@ relationship type, with pyarrow's CSV writer (lists joined into one string per v
 Arrow kernels, no loop over values). The server is stopped while the importer rewrites the
 `neo4j` database and started again on the same port, whatever the import's outcome.
 
-How the importer reads the files, checked against Neo4j 5.26 (tests/etl/test_neo4j_bulk.py
-compares a bulk-loaded graph with an incrementally loaded one property by property):
+How the importer reads the files, checked against Neo4j 5.26 (tests/etl/test_neo4j_bulk.py;
+tests/etl/test_load.py compares a bulk-loaded graph with an incremental one, on both backends):
 
 - an unquoted empty field is no property at all, and a quoted `""` is the empty string (with
   `--ignore-empty-strings=false`, the default). pyarrow's writer quotes every string and
