@@ -455,17 +455,5 @@ def offline(home: Path | None = None, startup_timeout: float = 180.0) -> Iterato
             yield home
         finally:
             # the same port, so the URI every client holds stays valid
-            same = port if port is not None and not _listened_on(port) else None
+            same = port if port is not None and _port_free(port) else None
             _spawn(home, startup_timeout, port=same)
-
-
-def _listened_on(port: int) -> bool:
-    """True when some process listens on `port`. Unlike `_port_free`, the connections the
-    stopped server left in TIME_WAIT do not count: Neo4j binds with SO_REUSEADDR."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((HOST, port))
-        except OSError:
-            return True
-    return False

@@ -16,7 +16,7 @@ import pytest
 from test_load import _write, snapshot
 
 from etl.bulk import REMOTE_NEO4J, bulk_supported
-from etl.load import Loader, load_folder
+from etl.load import Loader, graph_counts, load_folder
 from graph import neo4j_local
 from graph import queries as q
 from graph.backends.falkordb_bulk import EdgeColumns, NodeColumns
@@ -26,13 +26,6 @@ from graph.settings import Settings
 from graph.store import open_store
 
 pytestmark = pytest.mark.only_backend("neo4j")  # the importer is Neo4j's; FalkorDB has its own
-
-
-def _constraints(store: Neo4jStore) -> int:
-    records, _, _ = store.driver.execute_query(
-        "SHOW CONSTRAINTS", database_=store.database, bookmark_manager_=None
-    )
-    return len(records)
 
 
 def test_bulk_import_keeps_quotes_commas_and_late_facts(settings: Settings, tmp_path: Path) -> None:
@@ -111,12 +104,8 @@ def test_the_importer_keeps_empty_strings_nulls_and_lists(settings: Settings) ->
     edges = [EdgeColumns("LINKS", np.array([0, 2]), np.array([4, 4]), pa.table({"w": ["", None]}))]
     try:
         import_columns(home, nodes, edges)
-        records, _, _ = store.driver.execute_query(
-            "MATCH (n:Probe) RETURN properties(n) AS p ORDER BY n.id",
-            database_=store.database,
-            bookmark_manager_=None,
-        )
-        got = [r["p"] for r in records]
+        probes = [r["props"] for r in store.run(q.ALL_NODES) if r["labels"] == ["Probe"]]
+        got = sorted(probes, key=lambda p: p["id"])
         assert got[0] == {
             "id": "p0",
             "text": "",
@@ -131,12 +120,11 @@ def test_the_importer_keeps_empty_strings_nulls_and_lists(settings: Settings) ->
         assert got[2]["text"] == 'say "hi", \\o/' and got[2]["count"] == -(2**63)
         assert got[2]["tags"] == ["x;y", "z"] and str(got[2]["ratio"]) == "-0.0"
         assert got[3]["text"] == "two\nlines" and got[3]["ratio"] == 1e300
-        records, _, _ = store.driver.execute_query(
-            "MATCH (a)-[r:LINKS]->(:Other) RETURN a.id AS a, properties(r) AS p ORDER BY a",
-            database_=store.database,
-            bookmark_manager_=None,
-        )
-        assert [(r["a"], r["p"]) for r in records] == [("p0", {"w": ""}), ("p2", {})]
+        links = [r for r in store.run(q.ALL_RELATIONSHIPS) if r["type"] == "LINKS"]
+        assert sorted((r["src"], r["dst"], r["props"]) for r in links) == [
+            ("p0", "o", {"w": ""}),
+            ("p2", "o", {}),
+        ]
     finally:
         store.clear()
         store.ensure_schema()
@@ -207,14 +195,9 @@ def test_cli_load_bulk_into_the_empty_local_neo4j(settings: Settings, small_bank
     assert "IMPORT DONE" in out.stderr  # the importer's progress lines reach the terminal
     store = open_store(settings)
     try:
-        records, _, _ = store.driver.execute_query(  # type: ignore[attr-defined]
-            "MATCH (c:Customer) RETURN count(c) AS n",
-            database_=store.database,
-            bookmark_manager_=None,
-        )
-        assert records[0]["n"] == 1000
+        assert graph_counts(store)[0]["Customer"] == 1000
         # the server came back on the URI every client holds, with the schema built again
         assert neo4j_local.running().port == port  # type: ignore[union-attr]
-        assert _constraints(store) > 0  # type: ignore[arg-type]
+        assert store.constraints()  # type: ignore[attr-defined]
     finally:
         store.clear()
