@@ -166,10 +166,7 @@ class Neo4jBackend(Backend):
     def versions(self, store: GraphStore) -> dict[str, Any]:
         import neo4j
 
-        driver = store.driver  # type: ignore[attr-defined]
-        records, _, _ = driver.execute_query(
-            "CALL dbms.components() YIELD name, versions, edition RETURN *"
-        )
+        records = store.run(q.NEO4J_COMPONENTS)
         return {
             "neo4j": [f"{r['name']} {r['versions'][0]} {r['edition']}" for r in records],
             "neo4j_local_pinned": neo4j_local.NEO4J_VERSION,

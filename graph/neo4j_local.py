@@ -29,6 +29,7 @@ from pathlib import Path
 
 from graph import local_server
 from graph.errors import ConfigError, StoreUnavailable
+from graph.queries import ROUND_TRIP
 
 NEO4J_VERSION = "5.26.30"  # keep in step with graph/neo4j-pom.xml and docker/ (a test checks)
 HOST = "127.0.0.1"
@@ -241,7 +242,7 @@ def _answers(port: int, password: str) -> bool:
             ) as driver,
             driver.session() as session,
         ):
-            session.run("RETURN 1").consume()
+            session.run(ROUND_TRIP.text).consume()  # type: ignore[arg-type]
         return True
     except (neo4j.exceptions.Neo4jError, neo4j.exceptions.DriverError, OSError):
         return False

@@ -101,7 +101,16 @@ NEO4J_CONSTRAINTS = _q(
     "SHOW CONSTRAINTS YIELD type, labelsOrTypes, properties, entityType "
     "RETURN type, labelsOrTypes[0] AS label, properties, entityType AS entity",
 )
-BACKEND_ONLY = {FALKOR_CONSTRAINTS.name: "falkordb", NEO4J_CONSTRAINTS.name: "neo4j"}
+# The server's own name for its version (benchmarks record it).
+NEO4J_COMPONENTS = _q(
+    "neo4j_components",
+    "CALL dbms.components() YIELD name, versions, edition RETURN name, versions, edition",
+)
+BACKEND_ONLY = {
+    FALKOR_CONSTRAINTS.name: "falkordb",
+    NEO4J_CONSTRAINTS.name: "neo4j",
+    NEO4J_COMPONENTS.name: "neo4j",
+}
 
 ANY_NODE = _q("any_node", "MATCH (n) RETURN 1 AS one LIMIT 1")
 # The cheapest statement: benchmarks' same-process baseline for a round trip.
