@@ -4,6 +4,11 @@ shows them.
 The graph layer finds the applicant's related customers and hands their facts here; the rules
 that decide who is offered live in the policy (`[eligibility]`). Nothing here reads personal
 data except `mask_name`, which exists so a name never reaches a kiosk screen unmasked.
+
+No self-vouching: a request is never sent on a channel the applicant also uses (the
+candidate's phone or devices in the applicant's hands would let them confirm their own
+guarantee), and a candidate in the applicant's household device cluster or in a short transfer
+ring with them is ineligible where the policy says so.
 """
 
 from __future__ import annotations
@@ -64,20 +69,28 @@ class CandidateFacts:
     status: str  # active / dormant / closed
     blacklisted: bool
     is_self: bool
-    channels: frozenset[str]  # SMS (has a phone) / MOBILE_BANKING (has used it)
+    channels: frozenset[str]  # reachable at all: SMS (has a phone) / MOBILE_BANKING (has used it)
     account_opened_at: int | None  # epoch ms
     credit_grade: str | None
     graph_risk: float | None  # the graph model's risk for the pair; None: not scored
     vouches_given: tuple[VouchRecord, ...] = ()  # the candidate vouched for others
     vouches_received: tuple[VouchRecord, ...] = ()  # others vouched for the candidate
+    # Channels whose phone (SMS) or devices (MOBILE_BANKING) the applicant also uses.
+    shared_channels: frozenset[str] = frozenset()
+    # The candidate uses a device that a third customer also uses who shares a device or phone
+    # with the applicant: a household device cluster.
+    device_cluster: bool = False
+    transfer_ring: bool = False  # applicant and candidate sit in a transfer cycle of length <= 3
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "paths", tuple(self.paths))
         object.__setattr__(self, "channels", frozenset(self.channels))
+        object.__setattr__(self, "shared_channels", frozenset(self.shared_channels))
         object.__setattr__(self, "vouches_given", tuple(self.vouches_given))
         object.__setattr__(self, "vouches_received", tuple(self.vouches_received))
-        if not self.channels <= set(CHANNELS):
-            raise InvalidEvidence(f"channels: only {', '.join(CHANNELS)}")
+        for name in ("channels", "shared_channels"):
+            if not getattr(self, name) <= set(CHANNELS):
+                raise InvalidEvidence(f"{name}: only {', '.join(CHANNELS)}")
         if self.credit_grade is not None and self.credit_grade not in CREDIT_GRADES:
             raise InvalidEvidence(f"credit_grade: {self.credit_grade!r} is not a known grade")
         if self.graph_risk is not None and not (
@@ -104,6 +117,21 @@ class RankedCandidate:
     closeness: int  # 0 spouse/parent/child ... 4 social
     evidence_count: int  # distinct (kind, source) ties: independent evidence of the relation
     bad_outcomes: int  # vouches given or received that ended badly, at any time
+    # The channels a request may go to, in the policy's order: reachable, allowed, not shared.
+    channels: tuple[str, ...] = ()
+
+
+def usable_channels(facts: CandidateFacts, business: str, policy: Policy) -> tuple[str, ...]:
+    """The channels a request to this candidate may use, in the policy's order of preference.
+
+    Those the candidate is reachable on and the business allows, less every channel the
+    applicant also uses: a request on a shared phone or device could be confirmed by the
+    applicant themselves.
+    """
+    rules = policy.business(business).eligibility
+    return tuple(
+        c for c in rules.channel_order if c in facts.channels and c not in facts.shared_channels
+    )
 
 
 def assess_candidate(facts: CandidateFacts, business: str, policy: Policy, now: int) -> Eligibility:
@@ -118,8 +146,13 @@ def assess_candidate(facts: CandidateFacts, business: str, policy: Policy, now: 
         reasons.append("CANDIDATE_BLACKLISTED")
     if not _allowed_paths(facts, business, policy):
         reasons.append("CANDIDATE_RELATIONSHIP_NOT_ALLOWED")
-    if not facts.channels & rules.channels:
-        reasons.append("CANDIDATE_UNREACHABLE")
+    if not usable_channels(facts, business, policy):
+        only_shared = facts.channels & rules.channels & facts.shared_channels
+        reasons.append("CANDIDATE_ONLY_SHARED_CHANNEL" if only_shared else "CANDIDATE_UNREACHABLE")
+    if facts.device_cluster and rules.device_cluster == "ineligible":
+        reasons.append("CANDIDATE_DEVICE_CLUSTER")
+    if facts.transfer_ring and rules.transfer_ring == "ineligible":
+        reasons.append("CANDIDATE_TRANSFER_RING")
     # An unknown opening date cannot prove the account is old enough: fail closed.
     if (
         facts.account_opened_at is None
@@ -168,6 +201,7 @@ def rank_candidates(
                     v.outcome in bad_outcomes
                     for v in (*facts.vouches_given, *facts.vouches_received)
                 ),
+                channels=usable_channels(facts, business, policy),
             )
         )
     return sorted(ranked, key=_rank_key)

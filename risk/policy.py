@@ -8,15 +8,24 @@ package. Every problem is a `PolicyError` naming the key path, e.g.
 
 Layout of the file (policy.toml holds the shipped values, with comments):
 
-    version = "2026-11-24.1"                 recorded on every decision
+    version = "2026-12-02.1"                 recorded on every decision
+    applicant_required_consents = [...]      categories without which an applicant is refused
     [hard_rules]  [eligibility]  [assist]    defaults for every business
     [customer.<item>]  [guarantor.<item>]    item points of the two scorecards
     [businesses.<NAME>]                      t1, t2, combination = {...}; optional overrides:
+      applicant_required_consents = [...]    replaces the top-level list for the business
       [businesses.<NAME>.customer.<item>]    replaces that whole item table for the business
       [businesses.<NAME>.guarantor.<item>]   likewise
       [businesses.<NAME>.hard_rules]         replaces single keys (also eligibility, assist)
 
 Points are risk points: never negative, a higher score means a riskier request.
+
+Missing data never helps: every item's missing value (`missing`, `missing_points`) scores at
+least the worst known value of the item, or is `"refer"` (the request is refused with
+REFER_TO_COUNTER and the item's code, and the customer goes to the counter). An item that can
+grow without bound (points per rejection, per vouch) needs `max_points` before a number can
+cover it, and a status the hard rules refuse at once can only be covered by `"refer"`. The
+loader refuses a policy that breaks this, naming the key.
 """
 
 from __future__ import annotations
@@ -46,7 +55,23 @@ RELATION_TYPES = ("KIN", "SOCIAL")
 CHANNELS = ("SMS", "MOBILE_BANKING")
 COMBINATION_METHODS = ("sum", "weighted")
 GUARANTOR_AGGREGATES = ("mean", "max", "min")
-MISSING_MODEL_ACTIONS = ("refuse", "neutral")
+# refuse: no probability refuses (fail closed); neutral: it scores missing_points, at least the
+# top band; unscored: the model is not used, everyone scores missing_points, known or not.
+MISSING_MODEL_ACTIONS = ("refuse", "neutral", "unscored")
+REFER = "refer"  # a missing value that sends the customer to the counter
+CANDIDATE_LINK_ACTIONS = ("ineligible", "allow")
+# Consent categories, as recorded on Consent nodes (etl/sources.py keeps the same list).
+CONSENT_CATEGORIES = (
+    "basic_info",
+    "face",
+    "identity",
+    "rejection_history",
+    "transactions",
+    "vouching_history",
+    "credit",
+    "device_data",
+    "household_registry",
+)
 
 UPPER_SNAKE = re.compile(r"^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*$")
 LOWER_SNAKE = re.compile(r"^[a-z][a-z0-9]*(?:_[a-z0-9]+)*$")
@@ -91,6 +116,10 @@ class Bands:
                 return band
         return self.bands[-1]
 
+    def worst(self) -> Band:
+        """The band scoring the most points (the first of equals)."""
+        return max(self.bands, key=lambda b: b.points)
+
     def label(self, band: Band) -> str:
         """The band as text; the last band of a closed domain includes its top, e.g. `[0.9, 1]`."""
         if self.upper is not None and band is self.bands[-1]:
@@ -104,6 +133,22 @@ class BandedItem:
 
     bands: Bands
     missing_points: float
+    refer_missing: bool = False  # a missing number refers to the counter (and scores the top)
+
+
+@dataclass(frozen=True)
+class ChoicePoints:
+    """Points for each known value of a choice item, and for a value not available.
+
+    `points["D"]` and `choice["D"]` read the same; `choice["missing"]` is `missing_points`.
+    """
+
+    points: Mapping[str, float]
+    missing_points: float
+    refer_missing: bool = False
+
+    def __getitem__(self, key: str) -> float:
+        return self.missing_points if key == "missing" else self.points[key]
 
 
 @dataclass(frozen=True)
@@ -114,6 +159,8 @@ class RejectionPoints:
     points: Mapping[str, float]
     default_points: float  # a reason code the policy does not list
     missing_points: float  # the rejection history could not be read
+    max_points: float | None = None  # the item's total never exceeds it
+    refer_missing: bool = False
 
 
 @dataclass(frozen=True)
@@ -127,6 +174,7 @@ class MovementPoints:
     accounts_closed: Bands
     dormant_then_active_points: float
     missing_points: float
+    refer_missing: bool = False
 
 
 @dataclass(frozen=True)
@@ -137,6 +185,8 @@ class VouchHistoryPoints:
     times: Bands
     outcomes: Mapping[str, float]
     missing_points: float
+    max_points: float | None = None  # the item's total (times and outcomes) never exceeds it
+    refer_missing: bool = False
 
 
 @dataclass(frozen=True)
@@ -144,7 +194,8 @@ class GraphRiskPoints:
     """Points for the graph model's calibrated fraud probability, by bands.
 
     Without a probability (no model loaded, scoring failed) the item scores `missing_points`, and
-    `missing_model = "refuse"` also makes it a hard refusal: fail closed.
+    `missing_model = "refuse"` also makes it a hard refusal: fail closed. With "unscored" the
+    policy does not use the model: everyone scores `missing_points`, probability or not.
     """
 
     bands: Bands
@@ -167,14 +218,14 @@ class CustomerCard:
 
     face_similarity: Bands
     id_check: Mapping[str, float]
-    household_check: Mapping[str, float]
+    household_check: ChoicePoints  # HOUSEHOLD_CHECKS
     age: BandedItem
     account_age_days: BandedItem
-    account_status: Mapping[str, float]  # ACCOUNT_STATUSES and "missing"
+    account_status: ChoicePoints  # ACCOUNT_STATUSES
     address_missing_points: float
     rejections: RejectionPoints
     movement: MovementPoints
-    credit_grade: Mapping[str, float]  # CREDIT_GRADES and "missing"
+    credit_grade: ChoicePoints  # CREDIT_GRADES
     graph_risk: GraphRiskPoints
 
 
@@ -185,9 +236,10 @@ class GuarantorCard:
     face_similarity: Bands
     id_check: Mapping[str, float]
     id_photo_missing_points: float
+    account_status: ChoicePoints
     movement: MovementPoints
     vouch_history: VouchHistoryPoints
-    credit_grade: Mapping[str, float]
+    credit_grade: ChoicePoints
     graph_risk: GraphRiskPoints
     relationship: RelationshipPoints
 
@@ -200,6 +252,8 @@ class HardRules:
     refuse_id_not_found: bool  # HARD_ID_UNKNOWN
     refuse_chip_mismatch: bool  # HARD_ID_CHIP_MISMATCH
     refuse_blacklisted: bool  # HARD_BLACKLISTED
+    # HARD_ACCOUNT_<STATUS> / HARD_GUARANTOR_ACCOUNT_<STATUS>, read fresh at each decision
+    refuse_account_statuses: frozenset[str]
 
 
 @dataclass(frozen=True)
@@ -216,6 +270,11 @@ class GuarantorRules:
     max_graph_risk: float  # a candidate above this probability is not offered
     min_candidates: int  # fewer eligible than this: none are shown
     max_candidates: int
+    channel_order: tuple[str, ...]  # `channels` in the policy's order of preference
+    # A candidate whose device a third customer shares with the applicant (a household cluster),
+    # or who sits in a short transfer cycle with the applicant: "ineligible" or "allow".
+    device_cluster: str
+    transfer_ring: str
 
 
 @dataclass(frozen=True)
@@ -224,6 +283,8 @@ class AssistRules:
 
     request_ttl_seconds: int
     max_guarantors: int
+    # Categories a guarantor must consent to before the request can be confirmed.
+    guarantor_required_consents: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -254,6 +315,8 @@ class Business:
     hard_rules: HardRules
     eligibility: GuarantorRules
     assist: AssistRules
+    # Categories an applicant must consent to; without one the request is refused.
+    applicant_required_consents: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -300,18 +363,33 @@ def load_policy(path: Path | None = None) -> Policy:
     return parse_policy(data, source=source)
 
 
-def without_model_policy(graph_risk_points: float | None = None) -> Policy:
-    """The shipped policy, but scoring a missing graph model as neutral instead of refusing.
+def without_model_policy(graph_risk_points: float = 0.0) -> Policy:
+    """The shipped policy without the graph model: the graph-risk item is not scored.
 
     For demos, tests and benchmarks while no model is promoted (the shipped policy refuses every
-    request without one). `graph_risk_points` replaces the points a missing model scores.
+    request without one). Everyone, with a probability or without, scores `graph_risk_points`
+    for the item (`missing_model = "unscored"`), so leaving the model out never helps anyone; a
+    probability, when a scorer gives one, is kept as the item's evidence.
     """
     text = resources.files("risk").joinpath("policy.toml").read_text(encoding="utf-8")
-    text = text.replace('missing_model = "refuse"', 'missing_model = "neutral"')
+    text, count = _GRAPH_RISK_HEAD.subn(
+        lambda m: (
+            f'{m["head"]}missing_model = "unscored"{m["rest"]}'
+            f"missing_points = {graph_risk_points:g}"
+        ),
+        text,
+    )
+    if count != 2:
+        raise PolicyError("risk/policy.toml: cannot find both graph_risk tables to leave unscored")
     text = text.replace('version = "', 'version = "no-model-', 1)
-    if graph_risk_points is not None:
-        text = text.replace("missing_points = 40", f"missing_points = {graph_risk_points:g}")
-    return parse_policy(text, source="risk/policy.toml (missing model scored neutral)")
+    return parse_policy(text, source="risk/policy.toml (graph model not used)")
+
+
+# The head of a shipped graph_risk table: missing_model, then missing_points, on their own lines.
+_GRAPH_RISK_HEAD = re.compile(
+    r'(?P<head>\[(?:customer|guarantor)\.graph_risk\][^\n]*\n)missing_model = "refuse"'
+    r"(?P<rest>[^\n]*\n)missing_points = [0-9.]+"
+)
 
 
 def parse_policy(data: bytes | str, *, source: str = "<string>") -> Policy:
@@ -328,6 +406,7 @@ def parse_policy(data: bytes | str, *, source: str = "<string>") -> Policy:
     defaults = {
         name: top.table(name).take_all() for name in ("hard_rules", "eligibility", "assist")
     }
+    consents = top.texts("applicant_required_consents", choices=CONSENT_CATEGORIES)
     cards = {name: top.table(name).take_all() for name in ("customer", "guarantor")}
     businesses_table = top.table("businesses")
     top.finish()
@@ -335,7 +414,9 @@ def parse_policy(data: bytes | str, *, source: str = "<string>") -> Policy:
     for name in businesses_table.names():
         if not UPPER_SNAKE.match(name):
             raise PolicyError(f"businesses.{name}: a business name must be UPPER_SNAKE_CASE")
-        businesses[name] = _read_business(name, businesses_table.table(name), defaults, cards)
+        businesses[name] = _read_business(
+            name, businesses_table.table(name), defaults, cards, consents
+        )
     if not businesses:
         raise PolicyError("businesses: at least one business must be configured")
     return Policy(
@@ -351,28 +432,43 @@ def _read_business(
     t: _Table,
     defaults: Mapping[str, dict[str, Any]],
     cards: Mapping[str, dict[str, Any]],
+    consents: tuple[str, ...],
 ) -> Business:
     path = f"businesses.{name}"
     t1 = t.number("t1", _POSITIVE)
     t2 = t.number("t2", _POSITIVE)
     combination = _read_combination(t.table("combination"))
+    if t.has("applicant_required_consents"):
+        consents = t.texts("applicant_required_consents", choices=CONSENT_CATEGORIES)
     layered = {}
     for section in ("hard_rules", "eligibility", "assist"):
         layers = [(defaults[section], section)]
         if t.has(section):
             layers.append((t.table(section).take_all(), f"{path}.{section}"))
         layered[section] = _Table(layers)
+    overrides = {section: t.optional_table(section) for section in ("customer", "guarantor")}
     customer = _read_card(
-        "customer", CustomerCard, _CUSTOMER_ITEMS, cards["customer"], t.optional_table("customer")
+        "customer", CustomerCard, _CUSTOMER_ITEMS, cards["customer"], overrides["customer"]
     )
     guarantor = _read_card(
-        "guarantor",
-        GuarantorCard,
-        _GUARANTOR_ITEMS,
-        cards["guarantor"],
-        t.optional_table("guarantor"),
+        "guarantor", GuarantorCard, _GUARANTOR_ITEMS, cards["guarantor"], overrides["guarantor"]
     )
     t.finish()
+    hard_rules = _read_hard_rules(layered["hard_rules"])
+    refused = sorted(hard_rules.refuse_account_statuses)
+    for section, card in (("customer", customer), ("guarantor", guarantor)):
+        status = card.account_status
+        if refused and not status.refer_missing:
+            override = overrides[section]
+            item = f"{section}.account_status"
+            if override is not None and override.has("account_status"):
+                item = override.path_of("account_status")
+            rule = layered["hard_rules"].path_of("refuse_account_statuses")
+            raise PolicyError(
+                f"{item}.missing: {_fmt(status.missing_points)} is below the worst known value, "
+                f"a refusal ({', '.join(refused)} refused at once by {rule}): make it "
+                f'"{REFER}"'
+            )
     return Business(
         name=name,
         t1=t1,
@@ -380,9 +476,10 @@ def _read_business(
         combination=combination,
         customer=customer,
         guarantor=guarantor,
-        hard_rules=_read_hard_rules(layered["hard_rules"]),
+        hard_rules=hard_rules,
         eligibility=_read_eligibility(layered["eligibility"]),
         assist=_read_assist(layered["assist"]),
+        applicant_required_consents=consents,
     )
 
 
@@ -434,10 +531,25 @@ def _read_choice_points(choices: Sequence[str]) -> Callable[[_Table], Mapping[st
     return read
 
 
+def _read_choice_item(choices: Sequence[str], word: str) -> Callable[[_Table], ChoicePoints]:
+    """A choice item with a `missing` key: at least the highest choice's points, or "refer"."""
+
+    def read(t: _Table) -> ChoicePoints:
+        points = {choice: t.number(choice, _NON_NEGATIVE) for choice in choices}
+        worst = max(choices, key=lambda c: points[c])
+        missing, refer = t.missing("missing", points[worst], f"{word} {worst}" if word else worst)
+        t.finish()
+        return ChoicePoints(MappingProxyType(points), missing, refer)
+
+    return read
+
+
 def _read_banded(t: _Table) -> BandedItem:
-    item = BandedItem(t.bands("bands", upper=None), t.number("missing_points", _NON_NEGATIVE))
+    bands = t.bands("bands", upper=None)
+    worst = bands.worst()
+    missing, refer = t.missing("missing_points", worst.points, f"band {bands.label(worst)}")
     t.finish()
-    return item
+    return BandedItem(bands, missing, refer)
 
 
 def _read_missing_points(t: _Table) -> float:
@@ -454,49 +566,85 @@ def _read_rejections(t: _Table) -> RejectionPoints:
             raise PolicyError(f"{codes.path_of(code)}: a reason code must be UPPER_SNAKE_CASE")
         points[code] = codes.number(code, _NON_NEGATIVE)
     codes.finish()
+    default_points = t.number("default_points", _NON_NEGATIVE)
+    max_points = t.optional_number("max_points", _NON_NEGATIVE)
+    # Points per rejection grow with the count: only a cap bounds the worst history.
+    unbounded = max((*points.values(), default_points)) > 0
+    worst = max_points if max_points is not None else (None if unbounded else 0.0)
+    missing, refer = t.missing("missing_points", worst, _cap_words(max_points, "rejection"))
     item = RejectionPoints(
         window_days=t.integer("window_days", minimum=1),
         points=MappingProxyType(points),
-        default_points=t.number("default_points", _NON_NEGATIVE),
-        missing_points=t.number("missing_points", _NON_NEGATIVE),
+        default_points=default_points,
+        missing_points=missing,
+        max_points=max_points,
+        refer_missing=refer,
     )
     t.finish()
     return item
 
 
+def _cap_words(max_points: float | None, per: str) -> str:
+    return f"points per {per} have no bound" if max_points is None else "max_points"
+
+
+_MOVEMENT_BANDS = (
+    "out_total",
+    "counterparties",
+    "max_single_out",
+    "accounts_opened",
+    "accounts_closed",
+)
+
+
 def _read_movement(t: _Table) -> MovementPoints:
+    bands = {name: t.bands(name, upper=None) for name in _MOVEMENT_BANDS}
+    dormant = t.number("dormant_then_active_points", _NON_NEGATIVE)
+    # The worst movement is the worst band of each measure at once, dormant then active.
+    worst = math.fsum(b.worst().points for b in bands.values()) + dormant
+    words = "the worst band of each measure plus dormant_then_active_points"
+    missing, refer = t.missing("missing_points", worst, words)
     item = MovementPoints(
-        out_total=t.bands("out_total", upper=None),
-        counterparties=t.bands("counterparties", upper=None),
-        max_single_out=t.bands("max_single_out", upper=None),
-        accounts_opened=t.bands("accounts_opened", upper=None),
-        accounts_closed=t.bands("accounts_closed", upper=None),
-        dormant_then_active_points=t.number("dormant_then_active_points", _NON_NEGATIVE),
-        missing_points=t.number("missing_points", _NON_NEGATIVE),
+        **bands, dormant_then_active_points=dormant, missing_points=missing, refer_missing=refer
     )
     t.finish()
     return item
 
 
 def _read_vouch_history(t: _Table) -> VouchHistoryPoints:
+    times = t.bands("times", upper=None)
+    outcomes = _read_choice_points(VOUCH_OUTCOMES)(t.table("outcomes"))
+    max_points = t.optional_number("max_points", _NON_NEGATIVE)
+    # Points per vouch grow with the count: only a cap bounds the worst history.
+    worst = max_points
+    if worst is None and max(outcomes.values()) == 0:
+        worst = times.worst().points
+    missing, refer = t.missing("missing_points", worst, _cap_words(max_points, "vouch"))
     item = VouchHistoryPoints(
         window_days=t.integer("window_days", minimum=1),
-        times=t.bands("times", upper=None),
-        outcomes=_read_choice_points(VOUCH_OUTCOMES)(t.table("outcomes")),
-        missing_points=t.number("missing_points", _NON_NEGATIVE),
+        times=times,
+        outcomes=outcomes,
+        missing_points=missing,
+        max_points=max_points,
+        refer_missing=refer,
     )
     t.finish()
     return item
 
 
 def _read_graph_risk(t: _Table) -> GraphRiskPoints:
-    item = GraphRiskPoints(
-        bands=t.bands("bands", upper=1.0),
-        missing_points=t.number("missing_points", _NON_NEGATIVE),
-        missing_model=t.text("missing_model", choices=MISSING_MODEL_ACTIONS),
-    )
+    bands = t.bands("bands", upper=1.0)
+    action = t.text("missing_model", choices=MISSING_MODEL_ACTIONS)
+    points = t.number("missing_points", _NON_NEGATIVE)
+    worst = bands.worst()
+    # "unscored" gives everyone the same points, so only a model in use needs the top band.
+    if action != "unscored" and points < worst.points:
+        raise PolicyError(
+            f"{t.path_of('missing_points')}: {_fmt(points)} is below the worst known value "
+            f"{_fmt(worst.points)} (band {bands.label(worst)})"
+        )
     t.finish()
-    return item
+    return GraphRiskPoints(bands=bands, missing_points=points, missing_model=action)
 
 
 def _read_relationship(t: _Table) -> RelationshipPoints:
@@ -509,10 +657,21 @@ def _read_relationship(t: _Table) -> RelationshipPoints:
             )
         points[kind] = kinds.number(kind, _NON_NEGATIVE)
     kinds.finish()
+    default_points = t.number("default_points", _NON_NEGATIVE)
+    no_path = t.number("no_path_points", _NON_NEGATIVE)
+    # An unread tie (household registry not authorised) is no tie: it may not beat a known one.
+    worst = max(points, key=lambda k: points[k], default=None)
+    if worst is None or default_points >= points[worst]:
+        worst_points, words = default_points, "default_points"
+    else:
+        worst_points, words = points[worst], worst
+    if no_path < worst_points:
+        raise PolicyError(
+            f"{t.path_of('no_path_points')}: {_fmt(no_path)} is below the worst known value "
+            f"{_fmt(worst_points)} ({words})"
+        )
     item = RelationshipPoints(
-        points=MappingProxyType(points),
-        default_points=t.number("default_points", _NON_NEGATIVE),
-        no_path_points=t.number("no_path_points", _NON_NEGATIVE),
+        points=MappingProxyType(points), default_points=default_points, no_path_points=no_path
     )
     t.finish()
     return item
@@ -521,14 +680,14 @@ def _read_relationship(t: _Table) -> RelationshipPoints:
 _CUSTOMER_ITEMS: dict[str, Callable[[_Table], Any]] = {
     "face_similarity": _read_similarity,
     "id_check": _read_choice_points(ID_CHECKS),
-    "household_check": _read_choice_points(HOUSEHOLD_CHECKS),
+    "household_check": _read_choice_item(HOUSEHOLD_CHECKS, ""),
     "age": _read_banded,
     "account_age_days": _read_banded,
-    "account_status": _read_choice_points((*ACCOUNT_STATUSES, "missing")),
+    "account_status": _read_choice_item(ACCOUNT_STATUSES, "status"),
     "address": _read_missing_points,
     "rejections": _read_rejections,
     "movement": _read_movement,
-    "credit_grade": _read_choice_points((*CREDIT_GRADES, "missing")),
+    "credit_grade": _read_choice_item(CREDIT_GRADES, "grade"),
     "graph_risk": _read_graph_risk,
 }
 
@@ -536,9 +695,10 @@ _GUARANTOR_ITEMS: dict[str, Callable[[_Table], Any]] = {
     "face_similarity": _read_similarity,
     "id_check": _read_choice_points(ID_CHECKS),
     "id_photo": _read_missing_points,
+    "account_status": _read_choice_item(ACCOUNT_STATUSES, "status"),
     "movement": _read_movement,
     "vouch_history": _read_vouch_history,
-    "credit_grade": _read_choice_points((*CREDIT_GRADES, "missing")),
+    "credit_grade": _read_choice_item(CREDIT_GRADES, "grade"),
     "graph_risk": _read_graph_risk,
     "relationship": _read_relationship,
 }
@@ -567,6 +727,9 @@ def _read_hard_rules(t: _Table) -> HardRules:
         refuse_id_not_found=t.flag("refuse_id_not_found"),
         refuse_chip_mismatch=t.flag("refuse_chip_mismatch"),
         refuse_blacklisted=t.flag("refuse_blacklisted"),
+        refuse_account_statuses=frozenset(
+            t.texts("refuse_account_statuses", choices=ACCOUNT_STATUSES, empty_ok=True)
+        ),
     )
     t.finish()
     return rules
@@ -587,9 +750,10 @@ def _read_eligibility(t: _Table) -> GuarantorRules:
         raise PolicyError(
             f"{t.path_of('max_candidates')}: must be >= min_candidates ({min_candidates})"
         )
+    channels = t.texts("channels", choices=CHANNELS)
     rules = GuarantorRules(
         relationship_kinds=MappingProxyType(kinds),
-        channels=frozenset(t.texts("channels", choices=CHANNELS)),
+        channels=frozenset(channels),
         min_account_age_days=t.integer("min_account_age_days", minimum=0),
         vouch_window_days=t.integer("vouch_window_days", minimum=1),
         max_vouches_in_window=t.integer("max_vouches_in_window", minimum=0),
@@ -598,6 +762,9 @@ def _read_eligibility(t: _Table) -> GuarantorRules:
         max_graph_risk=t.number("max_graph_risk", _UNIT),
         min_candidates=min_candidates,
         max_candidates=max_candidates,
+        channel_order=channels,
+        device_cluster=t.text("device_cluster", choices=CANDIDATE_LINK_ACTIONS),
+        transfer_ring=t.text("transfer_ring", choices=CANDIDATE_LINK_ACTIONS),
     )
     t.finish()
     return rules
@@ -607,6 +774,9 @@ def _read_assist(t: _Table) -> AssistRules:
     rules = AssistRules(
         request_ttl_seconds=t.integer("request_ttl_seconds", minimum=1),
         max_guarantors=t.integer("max_guarantors", minimum=1),
+        guarantor_required_consents=t.texts(
+            "guarantor_required_consents", choices=CONSENT_CATEGORIES
+        ),
     )
     t.finish()
     return rules
@@ -683,6 +853,36 @@ class _Table:
         ):
             raise PolicyError(f"{path}: must be {rule.words}")
         return float(value)
+
+    def optional_number(self, key: str, rule: _Rule) -> float | None:
+        return self.number(key, rule) if self.has(key) else None
+
+    def missing(self, key: str, worst: float | None, words: str) -> tuple[float, bool]:
+        """What a missing value scores: points at least `worst`, or "refer" (then the worst).
+
+        Returns (points, refers). `worst` None means the item has no bound, so only "refer"
+        covers it; `words` says what the worst known value is, for the error.
+        """
+        value, path = self._take(key)
+        if value == REFER:
+            return (0.0 if worst is None else worst), True
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+            or value < 0
+        ):
+            raise PolicyError(f'{path}: must be a number >= 0 or "{REFER}"')
+        if worst is None:
+            raise PolicyError(
+                f"{path}: {_fmt(value)} cannot cover the worst known value ({words}): "
+                f'set max_points, or "{REFER}"'
+            )
+        if value < worst:
+            raise PolicyError(
+                f"{path}: {_fmt(value)} is below the worst known value {_fmt(worst)} ({words})"
+            )
+        return float(value), False
 
     def integer(self, key: str, *, minimum: int) -> int:
         value, path = self._take(key)

@@ -7,10 +7,14 @@ code, its points and evidence that is not personal data (bands, counts, codes, r
 never a name, ID number, phone number or address), so a decision explains itself.
 
 An evidence field left as None means the category was not read (no consent, source down) and
-scores the policy's `missing_points`: missing information never lowers a score.
+scores the policy's `missing_points`, at least the item's worst known value (the policy loader
+checks it): missing information never lowers a score. Where the policy says "refer" instead, the
+item scores its worst known value and refers (`Item.refer`): the decision refuses with
+REFER_TO_COUNTER and the item's code, so the customer goes to the counter.
 
 Item codes: FACE_SIMILARITY, ID_CHECK_<RESULT>, HOUSEHOLD_CHECK_<RESULT>, AGE, AGE_MISSING,
-ACCOUNT_AGE, ACCOUNT_AGE_MISSING, ACCOUNT_STATUS_<STATUS>, ADDRESS_PRESENT, ADDRESS_MISSING,
+HOUSEHOLD_CHECK_MISSING, ACCOUNT_AGE, ACCOUNT_AGE_MISSING, ACCOUNT_STATUS_<STATUS>,
+ACCOUNT_STATUS_MISSING, ADDRESS_PRESENT, ADDRESS_MISSING,
 REJECTION_<REASON>, REJECTION_OTHER, REJECTIONS_NONE, REJECTIONS_MISSING, MOVEMENT_OUT_TOTAL,
 MOVEMENT_COUNTERPARTIES, MOVEMENT_MAX_SINGLE_OUT, MOVEMENT_ACCOUNTS_OPENED,
 MOVEMENT_ACCOUNTS_CLOSED, MOVEMENT_DORMANT_THEN_ACTIVE, MOVEMENT_MISSING, CREDIT_GRADE_<GRADE>,
@@ -18,7 +22,9 @@ CREDIT_GRADE_MISSING, GRAPH_RISK, GRAPH_RISK_NO_MODEL; for a guarantor also ID_P
 ID_PHOTO_MISSING, VOUCH_TIMES, VOUCH_OUTCOME_<OUTCOME>, VOUCH_HISTORY_MISSING,
 RELATIONSHIP_<KIND>, RELATIONSHIP_NONE; combined: COMBINED_CUSTOMER, COMBINED_GUARANTORS.
 Hard refusals: HARD_FACE_MISMATCH, HARD_ID_UNKNOWN, HARD_ID_CHIP_MISMATCH, HARD_BLACKLISTED,
-HARD_NO_MODEL, and HARD_GUARANTOR_* for the same rules applied to a guarantor.
+HARD_ACCOUNT_<STATUS>, HARD_NO_MODEL, and HARD_GUARANTOR_* for the same rules applied to a
+guarantor; REFER_TO_COUNTER, followed in the reasons by the referring items' codes (a
+guarantor's prefixed GUARANTOR_).
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ from risk.policy import (
     UPPER_SNAKE,
     VOUCH_OUTCOMES,
     Bands,
+    ChoicePoints,
     GraphRiskPoints,
     HardRules,
     MovementPoints,
@@ -45,6 +52,7 @@ from risk.policy import (
 )
 
 DAY_MS = 86_400_000
+REFER_TO_COUNTER = "REFER_TO_COUNTER"  # missing data the policy sends to the counter
 
 # Relationship directions, seen from the candidate guarantor: OUT when the stored KIN/SOCIAL edge
 # runs candidate -> applicant (the candidate is the applicant's <kind>), IN when it runs
@@ -85,6 +93,7 @@ class Item:
     code: str
     points: float
     evidence: dict[str, Any] = field(default_factory=dict)
+    refer: bool = False  # missing data the policy sends to the counter (REFER_TO_COUNTER)
 
     def __post_init__(self) -> None:
         if not UPPER_SNAKE.match(self.code):
@@ -233,6 +242,7 @@ class GuarantorEvidence:
     id_check: str
     blacklisted: bool  # read again at decision time: the list may have changed since listing
     id_photo_captured: bool
+    account_status: str | None = None  # ACCOUNT_STATUSES, read at decision time
     relationship: tuple[RelationshipPath, ...] = ()
     movement: Movement | None = None
     # Times others vouched for this guarantor, and how that business ended (seed 000 §91).
@@ -245,6 +255,8 @@ class GuarantorEvidence:
     def __post_init__(self) -> None:
         _check_similarity(self.face_similarity)
         _check_choice("id_check", self.id_check, ID_CHECKS)
+        if self.account_status is not None:
+            _check_choice("account_status", self.account_status, ACCOUNT_STATUSES)
         if self.credit_grade is not None:
             _check_choice("credit_grade", self.credit_grade, CREDIT_GRADES)
         object.__setattr__(self, "relationship", tuple(self.relationship))
@@ -310,6 +322,9 @@ def hard_refusals(
         items.append(Item(prefix + "ID_CHIP_MISMATCH", 0.0, {"id_check": "CHIP_MISMATCH"}))
     if evidence.blacklisted and rules.refuse_blacklisted:
         items.append(Item(prefix + "BLACKLISTED", 0.0, {"blacklisted": True}))
+    status = evidence.account_status
+    if status is not None and status in rules.refuse_account_statuses:
+        items.append(Item(f"{prefix}ACCOUNT_{status.upper()}", 0.0, {"account_status": status}))
     if evidence.graph_risk is None and card.graph_risk.missing_model == "refuse":
         items.append(Item(prefix + "NO_MODEL", 0.0, {"missing_model": "refuse", **_why(evidence)}))
     return items
@@ -326,27 +341,25 @@ def customer_score(evidence: CustomerEvidence, business: str, policy: Policy) ->
         _banded("FACE_SIMILARITY", card.face_similarity, e.face_similarity),
         Item(f"ID_CHECK_{e.id_check}", card.id_check[e.id_check], {"id_check": e.id_check}),
     ]
+    household = card.household_check
     if e.household_check is not None:
+        items.append(_choice_item("HOUSEHOLD_CHECK", household, e.household_check))
+    elif household.missing_points or household.refer_missing:
+        # A check the policy does not score (all 0) is not listed when it was not done.
         items.append(
-            Item(
-                f"HOUSEHOLD_CHECK_{e.household_check}",
-                card.household_check[e.household_check],
-                {"household_check": e.household_check},
-            )
+            _missing("HOUSEHOLD_CHECK_MISSING", household.missing_points, household.refer_missing)
         )
     if e.age is None:
-        items.append(Item("AGE_MISSING", card.age.missing_points))
+        items.append(_missing("AGE_MISSING", card.age.missing_points, card.age.refer_missing))
     else:
         items.append(_banded("AGE", card.age.bands, e.age))
     if e.account_opened_at is None:
-        items.append(Item("ACCOUNT_AGE_MISSING", card.account_age_days.missing_points))
+        age = card.account_age_days
+        items.append(_missing("ACCOUNT_AGE_MISSING", age.missing_points, age.refer_missing))
     else:
         days = max(0, e.now - e.account_opened_at) // DAY_MS
         items.append(_banded("ACCOUNT_AGE", card.account_age_days.bands, days, unit="days"))
-    status = e.account_status or "missing"
-    items.append(
-        Item(f"ACCOUNT_STATUS_{status.upper()}", card.account_status[status], {"status": status})
-    )
+    items.append(_status_item(card.account_status, e.account_status))
     if e.address_present:
         items.append(Item("ADDRESS_PRESENT", 0.0))
     else:
@@ -369,6 +382,7 @@ def guarantor_score(evidence: GuarantorEvidence, business: str, policy: Policy) 
         Item("ID_PHOTO_CAPTURED", 0.0)
         if e.id_photo_captured
         else Item("ID_PHOTO_MISSING", card.id_photo_missing_points),
+        _status_item(card.account_status, e.account_status),
     ]
     items.extend(_movement_items(card.movement, e.movement))
     items.extend(_vouch_items(e, business, policy))
@@ -383,10 +397,49 @@ def _banded(code: str, bands: Bands, value: float, **evidence: Any) -> Item:
     return Item(code, band.points, {"band": bands.label(band), **evidence})
 
 
+def _missing(code: str, points: float, refer: bool, **evidence: Any) -> Item:
+    """The item for information not read; a referring one says so in its evidence too."""
+    if refer:
+        return Item(code, points, {**evidence, "missing": "refer"}, refer=True)
+    return Item(code, points, evidence)
+
+
+def _choice_item(code: str, rules: ChoicePoints, value: str) -> Item:
+    return Item(f"{code}_{value}", rules.points[value], {code.lower(): value})
+
+
+def _status_item(rules: ChoicePoints, status: str | None) -> Item:
+    if status is None:
+        return _missing(
+            "ACCOUNT_STATUS_MISSING", rules.missing_points, rules.refer_missing, status="missing"
+        )
+    return Item(f"ACCOUNT_STATUS_{status.upper()}", rules.points[status], {"status": status})
+
+
+def _capped(items: list[Item], max_points: float | None) -> list[Item]:
+    """Items trimmed in order so their total never exceeds `max_points`; trimmed ones say so."""
+    if max_points is None:
+        return items
+    out, room = [], max_points
+    for item in items:
+        if item.points <= room:
+            out.append(item)
+        else:
+            out.append(
+                Item(
+                    item.code,
+                    room,
+                    {**item.evidence, "points": item.points, "max_points": max_points},
+                )
+            )
+        room = max(0.0, room - item.points)
+    return out
+
+
 def _rejection_items(e: CustomerEvidence, business: str, policy: Policy) -> list[Item]:
     rules = policy.business(business).customer.rejections
     if e.rejections is None:
-        return [Item("REJECTIONS_MISSING", rules.missing_points)]
+        return [_missing("REJECTIONS_MISSING", rules.missing_points, rules.refer_missing)]
     window_ms = rules.window_days * DAY_MS
     # A rejection dated after `now` is clock skew, not an old rejection: it counts.
     counted = [r for r in e.rejections if e.now - r.ts <= window_ms]
@@ -408,6 +461,7 @@ def _rejection_items(e: CustomerEvidence, business: str, policy: Policy) -> list
                 },
             )
         )
+    items = _capped(items, rules.max_points)
     if not items:
         items.append(Item("REJECTIONS_NONE", 0.0, {"window_days": rules.window_days}))
     if expired:
@@ -420,7 +474,7 @@ def _rejection_items(e: CustomerEvidence, business: str, policy: Policy) -> list
 
 def _movement_items(rules: MovementPoints, movement: Movement | None) -> list[Item]:
     if movement is None:
-        return [Item("MOVEMENT_MISSING", rules.missing_points)]
+        return [_missing("MOVEMENT_MISSING", rules.missing_points, rules.refer_missing)]
     items = [
         _banded("MOVEMENT_OUT_TOTAL", rules.out_total, movement.out_total, unit="yuan"),
         _banded("MOVEMENT_COUNTERPARTIES", rules.counterparties, movement.counterparties),
@@ -436,7 +490,7 @@ def _movement_items(rules: MovementPoints, movement: Movement | None) -> list[It
 def _vouch_items(e: GuarantorEvidence, business: str, policy: Policy) -> list[Item]:
     rules = policy.business(business).guarantor.vouch_history
     if e.vouch_history is None:
-        return [Item("VOUCH_HISTORY_MISSING", rules.missing_points)]
+        return [_missing("VOUCH_HISTORY_MISSING", rules.missing_points, rules.refer_missing)]
     window_ms = rules.window_days * DAY_MS
     recent = sorted((v for v in e.vouch_history if e.now - v.ts <= window_ms), key=lambda v: v.ts)
     items = [
@@ -456,13 +510,13 @@ def _vouch_items(e: GuarantorEvidence, business: str, policy: Policy) -> list[It
                 {"business": vouch.business, "days_ago": max(0, e.now - vouch.ts) // DAY_MS},
             )
         )
-    return items
+    return _capped(items, rules.max_points)
 
 
-def _credit_item(points: Mapping[str, float], grade: str | None) -> Item:
+def _credit_item(rules: ChoicePoints, grade: str | None) -> Item:
     if grade is None:
-        return Item("CREDIT_GRADE_MISSING", points["missing"])
-    return Item(f"CREDIT_GRADE_{grade}", points[grade], {"grade": grade})
+        return _missing("CREDIT_GRADE_MISSING", rules.missing_points, rules.refer_missing)
+    return Item(f"CREDIT_GRADE_{grade}", rules.points[grade], {"grade": grade})
 
 
 def _why(e: CustomerEvidence | GuarantorEvidence) -> dict[str, Any]:
@@ -476,6 +530,18 @@ def _graph_risk_item(rules: GraphRiskPoints, e: CustomerEvidence | GuarantorEvid
             "GRAPH_RISK_NO_MODEL",
             rules.missing_points,
             {"missing_model": rules.missing_model, **_why(e)},
+        )
+    if rules.missing_model == "unscored":
+        # The policy does not use the model: the probability is evidence, the points a constant.
+        return Item(
+            "GRAPH_RISK",
+            rules.missing_points,
+            {
+                "missing_model": "unscored",
+                "probability": round(e.graph_risk, 4),
+                "model_version": e.model_version,
+                **dict(e.graph_evidence or {}),
+            },
         )
     return _banded(
         "GRAPH_RISK",
@@ -569,9 +635,9 @@ def first_decision(evidence: CustomerEvidence, business: str, policy: Policy) ->
     """Step 3: proceed below t1, seek guarantors at or above it, refuse on a hard rule."""
     b = policy.business(business)
     score = customer_score(evidence, business, policy)
-    hard = tuple(hard_refusals(evidence, business, policy))
+    hard = (*hard_refusals(evidence, business, policy), *_referral(score.items))
     if hard:
-        outcome, reasons = FirstOutcome.REFUSED, tuple(i.code for i in hard)
+        outcome, reasons = FirstOutcome.REFUSED, _hard_reasons(hard)
     elif score.total < b.t1:
         outcome, reasons = FirstOutcome.PROCEED, ("SCORE_BELOW_T1",)
     else:
@@ -607,9 +673,16 @@ def final_decision(
             Item(item.code, item.points, {**item.evidence, "guarantor": index})
             for item in hard_refusals(g, business, policy)
         )
+    referring = [i for i in own.items if i.refer] + [
+        Item("GUARANTOR_" + i.code, i.points, {**i.evidence, "guarantor": index}, refer=True)
+        for index, g in enumerate(theirs)
+        for i in g.items
+        if i.refer
+    ]
+    hard.extend(_referral(referring))
     score, allowed = own, False
     if hard:
-        reasons = tuple(dict.fromkeys(i.code for i in hard))
+        reasons = _hard_reasons(hard)
     elif not guarantors:
         reasons = ("NO_GUARANTOR",)
     elif len(guarantors) > b.assist.max_guarantors:
@@ -637,6 +710,18 @@ def final_decision(
         policy_version=policy.version,
         model_versions=_models(customer, *guarantors),
     )
+
+
+def _referral(items: Sequence[Item]) -> tuple[Item, ...]:
+    """REFER_TO_COUNTER for the items the policy refers, naming them; none when none refers."""
+    codes = list(dict.fromkeys(i.code for i in items if i.refer))
+    return (Item(REFER_TO_COUNTER, 0.0, {"items": codes}),) if codes else ()
+
+
+def _hard_reasons(hard: Sequence[Item]) -> tuple[str, ...]:
+    """The codes of the hard refusals, then the codes of the items a referral names."""
+    referred = [code for i in hard if i.code == REFER_TO_COUNTER for code in i.evidence["items"]]
+    return tuple(dict.fromkeys([*(i.code for i in hard), *referred]))
 
 
 def _models(*evidence: CustomerEvidence | GuarantorEvidence) -> tuple[str, ...]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from importlib import resources
 from typing import Any
 
 import pytest
@@ -14,8 +15,9 @@ from risk.eligibility import (
     mask_name,
     rank_candidates,
     relationship_words,
+    usable_channels,
 )
-from risk.policy import load_policy
+from risk.policy import load_policy, parse_policy
 from risk.scorecard import IN, OUT, InvalidEvidence, RelationshipPath, VouchRecord
 
 NOW = 1_795_000_000_000
@@ -138,8 +140,98 @@ def test_insurance_accepts_kin_only() -> None:
 def test_candidate_facts_are_checked() -> None:
     with pytest.raises(InvalidEvidence, match="channels"):
         candidate(channels=frozenset({"PIGEON"}))
+    with pytest.raises(InvalidEvidence, match="shared_channels"):
+        candidate(shared_channels=frozenset({"PIGEON"}))
     with pytest.raises(InvalidEvidence, match="graph_risk"):
         candidate(graph_risk=float("nan"))
+
+
+# --- no self-vouching -------------------------------------------------------------------------
+
+BOTH = frozenset({"SMS", "MOBILE_BANKING"})
+
+
+def test_a_request_never_goes_to_a_channel_the_applicant_also_uses() -> None:
+    facts = candidate(channels=BOTH, shared_channels=frozenset({"SMS"}))
+    assert usable_channels(facts, CBT, POLICY) == ("MOBILE_BANKING",)
+    assert assess_candidate(facts, CBT, POLICY, NOW).eligible
+
+
+def test_usable_channels_follow_the_policys_order() -> None:
+    assert usable_channels(candidate(channels=BOTH), CBT, POLICY) == ("SMS", "MOBILE_BANKING")
+    text = resources.files("risk").joinpath("policy.toml").read_text("utf-8")
+    reordered = parse_policy(
+        text.replace('channels = ["SMS", "MOBILE_BANKING"]', 'channels = ["MOBILE_BANKING", "SMS"]')
+    )
+    assert usable_channels(candidate(channels=BOTH), CBT, reordered) == ("MOBILE_BANKING", "SMS")
+
+
+def test_a_candidate_reachable_only_on_a_shared_channel_is_ineligible() -> None:
+    facts = candidate(channels=BOTH, shared_channels=BOTH)
+    eligibility = assess_candidate(facts, CBT, POLICY, NOW)
+    assert eligibility.reasons == ("CANDIDATE_ONLY_SHARED_CHANNEL",)
+
+
+def test_a_shared_channel_the_candidate_cannot_be_reached_on_leaves_them_unreachable() -> None:
+    facts = candidate(channels=frozenset(), shared_channels=frozenset({"SMS"}))
+    assert assess_candidate(facts, CBT, POLICY, NOW).reasons == ("CANDIDATE_UNREACHABLE",)
+
+
+def test_a_channel_the_business_does_not_allow_is_not_usable() -> None:
+    text = resources.files("risk").joinpath("policy.toml").read_text("utf-8")
+    sms_only = parse_policy(
+        text.replace('channels = ["SMS", "MOBILE_BANKING"]', 'channels = ["SMS"]')
+    )
+    facts = candidate(channels=BOTH, shared_channels=frozenset({"SMS"}))
+    assert usable_channels(facts, CBT, sms_only) == ()
+    assert assess_candidate(facts, CBT, sms_only, NOW).reasons == ("CANDIDATE_ONLY_SHARED_CHANNEL",)
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason"),
+    [
+        ({"device_cluster": True}, "CANDIDATE_DEVICE_CLUSTER"),
+        ({"transfer_ring": True}, "CANDIDATE_TRANSFER_RING"),
+    ],
+)
+def test_household_device_cluster_and_transfer_ring_are_ineligible(
+    changes: dict[str, Any], reason: str
+) -> None:
+    assert assess_candidate(candidate(**changes), CBT, POLICY, NOW).reasons == (reason,)
+
+
+@pytest.mark.parametrize("key", ["device_cluster", "transfer_ring"])
+def test_a_business_may_allow_a_cluster_or_ring(key: str) -> None:
+    text = resources.files("risk").joinpath("policy.toml").read_text("utf-8")
+    text += f'\n[businesses.INSURANCE_PURCHASE.eligibility]\n{key} = "allow"\n'
+    policy = parse_policy(text)
+    facts = candidate(**{key: True})
+    assert assess_candidate(facts, INSURANCE, policy, NOW).eligible
+    assert not assess_candidate(facts, CBT, policy, NOW).eligible
+
+
+def test_ranked_candidate_carries_only_the_usable_channels() -> None:
+    facts = candidate(channels=BOTH, shared_channels=frozenset({"MOBILE_BANKING"}))
+    (ranked,) = rank_candidates([facts], CBT, POLICY, NOW)
+    assert ranked.channels == ("SMS",)
+    (blocked,) = rank_candidates([candidate(channels=BOTH, shared_channels=BOTH)], CBT, POLICY, NOW)
+    assert blocked.channels == ()
+    assert not blocked.eligibility.eligible
+
+
+def test_self_vouching_links_are_named_with_every_other_failed_rule() -> None:
+    facts = candidate(
+        blacklisted=True,
+        shared_channels=frozenset({"SMS"}),
+        device_cluster=True,
+        transfer_ring=True,
+    )
+    assert assess_candidate(facts, CBT, POLICY, NOW).reasons == (
+        "CANDIDATE_BLACKLISTED",
+        "CANDIDATE_ONLY_SHARED_CHANNEL",
+        "CANDIDATE_DEVICE_CLUSTER",
+        "CANDIDATE_TRANSFER_RING",
+    )
 
 
 # --- ranking ----------------------------------------------------------------------------------

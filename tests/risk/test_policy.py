@@ -19,6 +19,7 @@ from risk.policy import (
     UnknownBusiness,
     load_policy,
     parse_policy,
+    without_model_policy,
 )
 
 SHIPPED_BUSINESSES = ("CROSS_BORDER_TRANSFER", "UNFAMILIAR_ACCOUNT_TRANSFER", "INSURANCE_PURCHASE")
@@ -86,7 +87,7 @@ def test_every_shipped_business_loads(name: str) -> None:
 
 def test_shipped_policy_has_a_version_and_a_digest() -> None:
     policy = load_policy()
-    assert policy.version == "2026-11-24.1"
+    assert policy.version == "2026-12-02.1"
     assert re.fullmatch(r"[0-9a-f]{64}", policy.sha256)
 
 
@@ -288,7 +289,7 @@ FACE = "customer.face_similarity.bands"
         (_delete("guarantor.relationship"), "guarantor.relationship: missing"),
         (
             _set("customer.graph_risk.missing_model", "ignore"),
-            "customer.graph_risk.missing_model: must be one of 'refuse', 'neutral'",
+            "customer.graph_risk.missing_model: must be one of 'refuse', 'neutral', 'unscored'",
         ),
         (
             _set("customer.rejections.points.suspected_fraud", 50),
@@ -385,3 +386,226 @@ def test_face_similarity_bands_cover_zero_to_one() -> None:
     assert bands.bands[0].lo == 0 and bands.bands[-1].hi == 1
     assert bands.find(1.0) is bands.bands[-1]
     assert bands.label(bands.bands[-1]) == "[0.9, 1]"
+
+
+# --- missing data never helps ----------------------------------------------------------------
+
+GUARANTOR_READS = ("face", "identity", "basic_info", "transactions", "credit", "vouching_history")
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            _set("customer.credit_grade.missing", 20),
+            "customer.credit_grade.missing: 20 is below the worst known value 60 (grade D)",
+        ),
+        (
+            _set("guarantor.credit_grade.missing", 45),
+            "guarantor.credit_grade.missing: 45 is below the worst known value 60 (grade D)",
+        ),
+        (
+            _set("customer.age.missing_points", 10),
+            "customer.age.missing_points: 10 is below the worst known value 40 (band [0, 18))",
+        ),
+        (
+            _set("customer.account_age_days.missing_points", 20),
+            "customer.account_age_days.missing_points: 20 is below the worst known value 30 "
+            "(band [0, 30))",
+        ),
+        (
+            _set("customer.movement.missing_points", 15),
+            "customer.movement.missing_points: 15 is below the worst known value 155 "
+            "(the worst band of each measure plus dormant_then_active_points)",
+        ),
+        (
+            _set("customer.rejections.missing_points", 20),
+            "customer.rejections.missing_points: 20 is below the worst known value 80 (max_points)",
+        ),
+        (
+            _set("guarantor.vouch_history.missing_points", 15),
+            "guarantor.vouch_history.missing_points: 15 is below the worst known value 100 "
+            "(max_points)",
+        ),
+        (
+            _set("customer.graph_risk.missing_points", 40),
+            "customer.graph_risk.missing_points: 40 is below the worst known value 100 "
+            "(band [0.8, 1])",
+        ),
+        (
+            _set("guarantor.graph_risk.missing_model", "neutral"),
+            None,  # the shipped 100 covers the top band: allowed
+        ),
+        (
+            _set("guarantor.relationship.no_path_points", 10),
+            "guarantor.relationship.no_path_points: 10 is below the worst known value 20 "
+            "(default_points)",
+        ),
+        (
+            _set("customer.household_check.MISMATCH", 40),
+            "customer.household_check.missing: 0 is below the worst known value 40 (MISMATCH)",
+        ),
+        (
+            _set("customer.credit_grade.missing", "later"),
+            'customer.credit_grade.missing: must be a number >= 0 or "refer"',
+        ),
+        (
+            _set("customer.account_status.missing", 100),
+            "customer.account_status.missing: 100 is below the worst known value, a refusal "
+            '(closed refused at once by hard_rules.refuse_account_statuses): make it "refer"',
+        ),
+        (
+            _set(
+                f"{CBT}.guarantor.account_status",
+                {"active": 0, "dormant": 25, "closed": 100, "missing": 100},
+            ),
+            f"{CBT}.guarantor.account_status.missing: 100 is below the worst known value, a "
+            "refusal (closed refused at once by hard_rules.refuse_account_statuses): "
+            'make it "refer"',
+        ),
+    ],
+)
+def test_policy_refuses_missing_data_that_scores_below_the_worst_known_value(
+    change: Callable[[dict[str, Any]], None], message: str | None
+) -> None:
+    if message is None:
+        parse_changed(change)
+        return
+    with pytest.raises(PolicyError) as err:
+        parse_changed(change)
+    assert str(err.value) == message
+
+
+@pytest.mark.parametrize("section", ["customer.rejections", "guarantor.vouch_history"])
+def test_an_uncapped_count_item_can_only_refer(section: str) -> None:
+    card, item = section.split(".")
+    per = "rejection" if item == "rejections" else "vouch"
+
+    def uncapped(doc: dict[str, Any], missing: Any) -> None:
+        del doc[card][item]["max_points"]
+        doc[card][item]["missing_points"] = missing
+
+    with pytest.raises(PolicyError) as err:
+        parse_changed(lambda doc: uncapped(doc, 1000))
+    assert str(err.value) == (
+        f"{section}.missing_points: 1000 cannot cover the worst known value "
+        f'(points per {per} have no bound): set max_points, or "refer"'
+    )
+    parse_changed(lambda doc: uncapped(doc, "refer"))
+
+
+def test_refer_is_accepted_for_any_missing_value() -> None:
+    def refer_all(doc: dict[str, Any]) -> None:
+        doc["customer"]["credit_grade"]["missing"] = "refer"
+        doc["customer"]["age"]["missing_points"] = "refer"
+        doc["guarantor"]["vouch_history"]["missing_points"] = "refer"
+
+    parse_changed(refer_all)
+
+
+def test_a_status_no_hard_rule_refuses_may_be_covered_by_points() -> None:
+    def lenient(doc: dict[str, Any]) -> None:
+        doc["hard_rules"]["refuse_account_statuses"] = []
+        doc["customer"]["account_status"]["missing"] = 100
+
+    parse_changed(lenient)
+
+
+def test_shipped_policy_covers_every_missing_item_with_the_worst_or_a_referral() -> None:
+    # The loader enforces it; this names the shipped choices so a change is deliberate.
+    b = load_policy().business("CROSS_BORDER_TRANSFER")
+    c, g = b.customer, b.guarantor
+    assert c.credit_grade["missing"] == c.credit_grade["D"] == 60
+    assert (c.age.missing_points, c.account_age_days.missing_points) == (40, 30)
+    assert (c.rejections.max_points, c.rejections.missing_points) == (80, 80)
+    assert (g.vouch_history.max_points, g.vouch_history.missing_points) == (100, 100)
+    assert c.account_status.refer_missing and g.account_status.refer_missing
+    assert c.movement.refer_missing and g.movement.refer_missing
+    assert c.graph_risk.missing_points == g.graph_risk.missing_points == 100
+    assert set(c.household_check.points.values()) == {0} and c.household_check.missing_points == 0
+
+
+# --- consents the policy requires ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", SHIPPED_BUSINESSES)
+def test_shipped_policy_names_the_consents_each_side_must_give(name: str) -> None:
+    b = load_policy().business(name)
+    assert b.applicant_required_consents == ("basic_info", "face", "identity")
+    assert b.assist.guarantor_required_consents == GUARANTOR_READS
+
+
+def test_a_business_may_require_other_applicant_consents() -> None:
+    doc = shipped_doc()
+    business(doc)["applicant_required_consents"] = ["basic_info", "face", "identity", "credit"]
+    policy = parse_policy(dump(doc))
+    assert "credit" in policy.business("CROSS_BORDER_TRANSFER").applicant_required_consents
+    assert "credit" not in policy.business("INSURANCE_PURCHASE").applicant_required_consents
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            _set("applicant_required_consents", ["face", "dna"]),
+            "applicant_required_consents[1]: must be one of 'basic_info', 'face'",
+        ),
+        (
+            _set(f"{CBT}.applicant_required_consents", ["face", "face"]),
+            f"{CBT}.applicant_required_consents: lists a value twice",
+        ),
+        (_delete("applicant_required_consents"), "applicant_required_consents: missing"),
+        (
+            _set("assist.guarantor_required_consents", []),
+            "assist.guarantor_required_consents: must not be empty",
+        ),
+        (
+            _set(f"{CBT}.assist.guarantor_required_consents", ["gps"]),
+            f"{CBT}.assist.guarantor_required_consents[0]: must be one of 'basic_info'",
+        ),
+        (
+            _set("hard_rules.refuse_account_statuses", ["gone"]),
+            "hard_rules.refuse_account_statuses[0]: must be one of 'active', 'dormant', 'closed'",
+        ),
+        (
+            _set("eligibility.device_cluster", "maybe"),
+            "eligibility.device_cluster: must be one of 'ineligible', 'allow'",
+        ),
+        (
+            _set(f"{CBT}.eligibility.transfer_ring", "warn"),
+            f"{CBT}.eligibility.transfer_ring: must be one of 'ineligible', 'allow'",
+        ),
+    ],
+)
+def test_policy_rejects_bad_consent_and_eligibility_lists(
+    change: Callable[[dict[str, Any]], None], message: str
+) -> None:
+    with pytest.raises(PolicyError) as err:
+        parse_changed(change)
+    assert str(err.value).startswith(message)
+
+
+def test_shipped_policy_refuses_closed_accounts_and_self_vouching_links() -> None:
+    b = load_policy().business("INSURANCE_PURCHASE")
+    assert b.hard_rules.refuse_account_statuses == frozenset({"closed"})
+    assert (b.eligibility.device_cluster, b.eligibility.transfer_ring) == (
+        "ineligible",
+        "ineligible",
+    )
+    assert b.eligibility.channel_order == ("SMS", "MOBILE_BANKING")
+
+
+# --- the policy without the graph model ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("points", [0, 25])
+def test_without_model_policy_scores_the_graph_risk_item_as_a_constant(points: float) -> None:
+    policy = without_model_policy(graph_risk_points=points)
+    assert policy.version == "no-model-" + load_policy().version
+    assert not policy.refuses_without_model()
+    for b in policy.businesses.values():
+        for card in (b.customer, b.guarantor):
+            assert (card.graph_risk.missing_model, card.graph_risk.missing_points) == (
+                "unscored",
+                points,
+            )

@@ -10,7 +10,14 @@ from typing import Any
 
 import pytest
 
-from risk.policy import UPPER_SNAKE, Policy, UnknownBusiness, load_policy, parse_policy
+from risk.policy import (
+    UPPER_SNAKE,
+    Policy,
+    UnknownBusiness,
+    load_policy,
+    parse_policy,
+    without_model_policy,
+)
 from risk.scorecard import (
     IN,
     OUT,
@@ -37,7 +44,8 @@ NOW = 1_795_000_000_000  # 2026-11-18, epoch ms
 DAY = 86_400_000
 CBT = "CROSS_BORDER_TRANSFER"
 UAT = "UNFAMILIAR_ACCOUNT_TRANSFER"
-BUSINESSES = (CBT, UAT, "INSURANCE_PURCHASE")
+INSURANCE = "INSURANCE_PURCHASE"
+BUSINESSES = (CBT, UAT, INSURANCE)
 POLICY = load_policy()
 
 QUIET = Movement(out_total=8_000, out_count=12, counterparties=3, max_single_out=2_000)
@@ -71,6 +79,7 @@ def guarantor(**changes: Any) -> GuarantorEvidence:
         id_check="MATCH",
         blacklisted=False,
         id_photo_captured=True,
+        account_status="active",
         relationship=(RelationshipPath("KIN", "spouse", "bank", OUT),),
         movement=QUIET,
         vouch_history=(),
@@ -152,7 +161,7 @@ def test_missing_model_refuses_by_default() -> None:
     decision = first_decision(customer(graph_risk=None, model_version=None), CBT, POLICY)
     assert decision.outcome == FirstOutcome.REFUSED
     assert decision.reasons == ("HARD_NO_MODEL",)
-    assert item(decision.score, "GRAPH_RISK_NO_MODEL").points == 40
+    assert item(decision.score, "GRAPH_RISK_NO_MODEL").points == 100  # as the top band
 
 
 def test_missing_model_scores_missing_points_when_policy_says_neutral() -> None:
@@ -162,7 +171,7 @@ def test_missing_model_scores_missing_points_when_policy_says_neutral() -> None:
     )
     evidence = customer(graph_risk=None, model_version=None)
     decision = first_decision(evidence, CBT, neutral)
-    assert decision.outcome == FirstOutcome.NEEDS_GUARANTOR  # 40 points >= t1 30
+    assert decision.outcome == FirstOutcome.NEEDS_GUARANTOR  # 100 points >= t1 30
     assert decision.reasons == ("SCORE_AT_OR_ABOVE_T1", "GRAPH_RISK_NO_MODEL")
     assert decision.model_versions == ()
 
@@ -201,7 +210,7 @@ def test_face_similarity_scores_by_band(similarity: float, points: float) -> Non
     ("changes", "code", "points"),
     [
         ({"id_check": "CHIP_MISMATCH"}, "ID_CHECK_CHIP_MISMATCH", 60),
-        ({"household_check": "MISMATCH"}, "HOUSEHOLD_CHECK_MISMATCH", 40),
+        ({"household_check": "MISMATCH"}, "HOUSEHOLD_CHECK_MISMATCH", 0),  # evidence only
         ({"age": 17}, "AGE", 40),
         ({"age": 75}, "AGE", 25),
         ({"account_opened_at": NOW - 10 * DAY}, "ACCOUNT_AGE", 30),
@@ -253,23 +262,63 @@ def test_each_piece_of_information_scores_its_points(
 @pytest.mark.parametrize(
     ("field", "code", "points"),
     [
-        ("age", "AGE_MISSING", 10),
-        ("account_opened_at", "ACCOUNT_AGE_MISSING", 20),
-        ("account_status", "ACCOUNT_STATUS_MISSING", 30),
-        ("address_present", "ADDRESS_MISSING", 10),
-        ("rejections", "REJECTIONS_MISSING", 20),
-        ("movement", "MOVEMENT_MISSING", 15),
-        ("credit_grade", "CREDIT_GRADE_MISSING", 20),
+        ("age", "AGE_MISSING", 40),  # as under 18
+        ("account_opened_at", "ACCOUNT_AGE_MISSING", 30),  # as under 30 days
+        ("address_present", "ADDRESS_MISSING", 10),  # as no address on file
+        ("rejections", "REJECTIONS_MISSING", 80),  # as the capped worst history
+        ("credit_grade", "CREDIT_GRADE_MISSING", 60),  # as grade D
     ],
 )
-def test_information_not_read_scores_its_missing_points(
+def test_information_not_read_scores_the_worst_known_value(
     field: str, code: str, points: float
 ) -> None:
     score = customer_score(customer(**{field: None}), CBT, POLICY)
     assert item(score, code).points == points
+    assert not item(score, code).refer
 
 
-def test_household_check_not_done_is_not_scored() -> None:
+@pytest.mark.parametrize(
+    ("field", "code", "points"),
+    [
+        ("account_status", "ACCOUNT_STATUS_MISSING", 100),  # closed is refused at once
+        ("movement", "MOVEMENT_MISSING", 155),  # every measure at its worst, dormant then active
+    ],
+)
+def test_information_not_read_refers_to_the_counter_where_the_policy_says(
+    field: str, code: str, points: float
+) -> None:
+    decision = first_decision(customer(**{field: None}), CBT, POLICY)
+    assert decision.outcome == FirstOutcome.REFUSED
+    assert decision.reasons == ("REFER_TO_COUNTER", code)
+    referred = item(decision.score, code)
+    assert (referred.points, referred.refer) == (points, True)
+    assert referred.evidence["missing"] == "refer"
+    assert [i.code for i in decision.hard] == ["REFER_TO_COUNTER"]
+    assert decision.hard[0].evidence == {"items": [code]}
+
+
+def test_a_referral_follows_the_hard_refusals_in_the_reasons() -> None:
+    evidence = customer(blacklisted=True, movement=None, account_status=None)
+    assert first_decision(evidence, CBT, POLICY).reasons == (
+        "HARD_BLACKLISTED",
+        "REFER_TO_COUNTER",
+        "ACCOUNT_STATUS_MISSING",
+        "MOVEMENT_MISSING",
+    )
+
+
+def test_rejections_total_is_capped_at_max_points() -> None:
+    rejections = tuple(
+        Rejection(CBT, "SUSPECTED_FRAUD", NOW - d * DAY, id=f"R{d}") for d in (1, 2, 3)
+    )
+    score = customer_score(customer(rejections=rejections), CBT, POLICY)
+    assert [i.points for i in score.items if i.code == "REJECTION_SUSPECTED_FRAUD"] == [50, 30, 0]
+    assert score.total == 80
+    trimmed = score.items[[i.code for i in score.items].index("REJECTION_SUSPECTED_FRAUD") + 1]
+    assert trimmed.evidence["points"] == 50 and trimmed.evidence["max_points"] == 80
+
+
+def test_household_check_not_done_is_not_listed_while_the_policy_does_not_score_it() -> None:
     score = customer_score(customer(household_check=None), CBT, POLICY)
     assert not any(c.startswith("HOUSEHOLD_CHECK") for c in codes(score))
 
@@ -392,7 +441,7 @@ def test_score_equal_to_t1_needs_a_guarantor() -> None:
 
 def test_decision_records_policy_and_model_versions() -> None:
     decision = first_decision(customer(), CBT, POLICY)
-    assert decision.policy_version == "2026-11-24.1"
+    assert decision.policy_version == "2026-12-02.1"
     assert decision.model_versions == ("gnn-2026-11-01",)
     assert decision.business == CBT
 
@@ -560,3 +609,89 @@ def test_final_decision_records_every_model_version() -> None:
     decision = final_decision(customer(**RISKY), [other], CBT, POLICY)
     assert decision.model_versions == ("gnn-2026-10-01", "gnn-2026-11-01")
     assert decision.policy_version == POLICY.version
+
+
+# --- fresh decisions: account status ---------------------------------------------------------
+
+
+def test_a_closed_account_refuses_at_once() -> None:
+    decision = first_decision(customer(account_status="closed"), CBT, POLICY)
+    assert decision.outcome == FirstOutcome.REFUSED
+    assert decision.reasons == ("HARD_ACCOUNT_CLOSED",)
+    assert decision.hard[0].evidence == {"account_status": "closed"}
+
+
+def test_a_guarantor_whose_account_closed_since_listing_refuses() -> None:
+    closed = guarantor(account_status="closed")
+    decision = final_decision(customer(**RISKY), [closed], CBT, POLICY)
+    assert decision.outcome == FinalOutcome.REFUSE
+    assert decision.reasons == ("HARD_GUARANTOR_ACCOUNT_CLOSED",)
+    assert decision.hard[0].evidence == {"account_status": "closed", "guarantor": 0}
+
+
+def test_a_dormant_guarantor_scores_the_status_points() -> None:
+    score = guarantor_score(guarantor(account_status="dormant"), CBT, POLICY)
+    assert item(score, "ACCOUNT_STATUS_DORMANT").points == 25
+
+
+def test_a_guarantor_status_not_read_refers_to_the_counter() -> None:
+    decision = final_decision(customer(**RISKY), [guarantor(account_status=None)], CBT, POLICY)
+    assert decision.outcome == FinalOutcome.REFUSE
+    assert decision.reasons == ("REFER_TO_COUNTER", "GUARANTOR_ACCOUNT_STATUS_MISSING")
+    assert decision.hard[-1].evidence == {"items": ["GUARANTOR_ACCOUNT_STATUS_MISSING"]}
+
+
+def test_a_guarantor_movement_not_read_refers_even_beside_a_good_guarantor() -> None:
+    # Insurance counts the best guarantor, but a referral is not outweighed by another one.
+    unread = guarantor(movement=None)
+    decision = final_decision(customer(**RISKY), [guarantor(), unread], INSURANCE, POLICY)
+    assert decision.outcome == FinalOutcome.REFUSE
+    assert decision.reasons == ("REFER_TO_COUNTER", "GUARANTOR_MOVEMENT_MISSING")
+
+
+def test_guarantor_status_is_checked() -> None:
+    with pytest.raises(InvalidEvidence, match="account_status"):
+        guarantor(account_status="frozen")
+
+
+def test_account_status_refusal_is_configurable() -> None:
+    text = resources.files("risk").joinpath("policy.toml").read_text("utf-8")
+    text = text.replace('refuse_account_statuses = ["closed"]', "refuse_account_statuses = []")
+    text = text.replace(
+        'missing = "refer"  # closed is refused', "missing = 100  # closed is refused"
+    )
+    lenient = parse_policy(text)
+    assert hard_refusals(customer(account_status="closed"), CBT, lenient) == []
+    score = customer_score(customer(account_status=None), CBT, lenient)
+    assert (item(score, "ACCOUNT_STATUS_MISSING").points, score.total) == (100, 100)
+
+
+# --- capped and unscored items ---------------------------------------------------------------
+
+
+def test_guarantor_vouch_history_total_is_capped_at_max_points() -> None:
+    history = tuple(VouchRecord(UAT, NOW - d * DAY, "FRAUD_REPORTED") for d in range(1, 8))
+    score = guarantor_score(guarantor(vouch_history=history), CBT, POLICY)
+    vouch = [i for i in score.items if i.code.startswith("VOUCH_")]
+    assert math.fsum(i.points for i in vouch) == 100  # 30 for times + 7 x 60, capped
+    assert score.total == 100
+
+
+def test_guarantor_vouch_history_not_read_scores_the_cap() -> None:
+    score = guarantor_score(guarantor(vouch_history=None), CBT, POLICY)
+    assert item(score, "VOUCH_HISTORY_MISSING").points == 100
+
+
+def test_without_model_policy_scores_everyone_the_same_graph_risk_points() -> None:
+    policy = without_model_policy(graph_risk_points=7)
+    scored = customer_score(customer(graph_risk=0.9), CBT, policy)
+    unscored = customer_score(customer(graph_risk=None, model_version=None), CBT, policy)
+    graph = item(scored, "GRAPH_RISK")
+    assert graph.points == 7
+    assert graph.evidence["probability"] == 0.9 and graph.evidence["missing_model"] == "unscored"
+    assert item(unscored, "GRAPH_RISK_NO_MODEL").points == 7
+    assert first_decision(customer(graph_risk=None, model_version=None), CBT, policy).outcome == (
+        FirstOutcome.PROCEED
+    )
+    pair = guarantor_score(guarantor(graph_risk=0.95), CBT, policy)
+    assert item(pair, "GRAPH_RISK").points == 7
