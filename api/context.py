@@ -28,6 +28,7 @@ from risk.flow import (
 
 T = TypeVar("T")
 V = TypeVar("V")
+DEADLINE_GRACE_S = 0.5
 
 
 def api_error(message: str, code: str) -> GraphQLError:
@@ -52,7 +53,13 @@ class Context:
     @property
     def actor(self) -> Actor:
         assert self.principal is not None
-        return Actor(self.principal.name, self.principal.role)
+        return Actor(self.principal.name, self.principal.role, self.principal.key_id)
+
+    @property
+    def sees_all(self) -> bool:
+        """Analysts and admins see full evidence; kiosk and mobile-banking keys see only what
+        their own customer may be shown."""
+        return self.principal is not None and self.principal.role in ("analyst", "admin")
 
     async def _load_customers(self, ids: Sequence[str]) -> list[dict[str, Any] | Exception]:
         rows = await self.call(
@@ -63,11 +70,18 @@ class Context:
             for cid, row in zip(ids, rows, strict=True)
         ]
 
+    async def _within(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run blocking work off the event loop. The flow holds the step to its deadline (no
+        store call starts after it); the wait here allows a little more, as a last resort."""
+        with anyio.fail_after(self.deadline_s + DEADLINE_GRACE_S):
+            return await anyio.to_thread.run_sync(
+                self.flow.within, self.deadline_s, fn, *args, abandon_on_cancel=True
+            )
+
     async def call(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run blocking work off the event loop within the deadline; typed errors out."""
+        """Run blocking work within the deadline; typed errors out."""
         try:
-            with anyio.fail_after(self.deadline_s):
-                return await anyio.to_thread.run_sync(fn, *args)
+            return await self._within(fn, *args)
         except FlowError as exc:
             raise api_error(str(exc), exc.code) from None
         except StoreError as exc:
@@ -79,8 +93,7 @@ class Context:
         """Run a decision step failing closed: any failure but a typed refusal of the request
         answers `refuse(reason)`, counted; never an approval."""
         try:
-            with anyio.fail_after(self.deadline_s):
-                return await anyio.to_thread.run_sync(fn)
+            return await self._within(fn)
         except FlowError as exc:
             raise api_error(str(exc), exc.code) from None
         except Exception as exc:  # every failure on the decision path refuses

@@ -7,7 +7,8 @@ integrators reading for an example (README.md shows the same operations with lit
 CANDIDATES = """
 query($id: ID!, $business: Business!, $first: Int) {
   candidateGuarantors(customerId: $id, business: $business, first: $first) {
-    customerId displayName relationship eligible reasons paths { type kind source direction }
+    customerId handle displayName relationship eligible reasons channels
+    paths { type kind source direction }
   }
 }"""
 
@@ -16,29 +17,29 @@ mutation($input: AssessInput!) {
   assess(input: $input) {
     id outcome reasons policyVersion
     score { total threshold items { code points evidence } }
-    candidates { customerId displayName relationship eligible reasons
+    candidates { handle displayName relationship eligible reasons channels
                  paths { type kind source direction } }
   }
 }"""
 
 REQUEST = """
 mutation($id: ID!, $guarantors: [ID!]!, $channel: Channel) {
-  requestAssistedAuth(assessmentId: $id, guarantorIds: $guarantors, channel: $channel) {
-    id status guarantorId channel expiresAt
+  requestAssistedAuth(assessmentId: $id, guarantors: $guarantors, channel: $channel) {
+    id status candidate channel expiresAt
   }
 }"""
 
 RESPOND = """
-mutation($id: ID!, $token: String!, $accept: Boolean!,
+mutation($id: ID!, $guarantor: ID!, $token: String!, $accept: Boolean!,
          $verification: GuarantorVerificationInput) {
-  respondAssistedAuth(requestId: $id, token: $token, accept: $accept,
+  respondAssistedAuth(requestId: $id, guarantorId: $guarantor, token: $token, accept: $accept,
                       verification: $verification) { id status }
 }"""
 
 DECIDE = """
 mutation($id: ID!) {
   decide(assessmentId: $id) {
-    id outcome reasons guarantorIds
+    id outcome reasons guarantors
     score { total threshold items { code points } }
   }
 }"""

@@ -10,6 +10,7 @@ import strawberry
 from strawberry.types import Info
 
 from api.context import Context, allow
+from risk.disclosure import kiosk_items, kiosk_reasons
 from risk.flow import (
     AssessmentView,
     AssessRequest,
@@ -97,11 +98,19 @@ class RelationshipPath:
 
 @strawberry.type(description="A related customer who may vouch; what a kiosk screen may show.")
 class GuarantorCandidate:
-    customer_id: strawberry.ID
+    handle: strawberry.ID = strawberry.field(
+        description="Opaque, valid within its assessment: what requestAssistedAuth takes."
+    )
+    customer_id: strawberry.ID | None = strawberry.field(
+        description="Analysts and admins only; null for kiosk keys."
+    )
     display_name: str
     relationship: str
     eligible: bool
     reasons: list[str]
+    channels: list[Channel] = strawberry.field(
+        description="Channels a request may use: never one the applicant shares."
+    )
     paths: list[RelationshipPath]
 
 
@@ -109,7 +118,10 @@ class GuarantorCandidate:
 class AssistRequest:
     id: strawberry.ID
     assessment_id: strawberry.ID
-    guarantor_id: strawberry.ID
+    guarantor_id: strawberry.ID | None = strawberry.field(
+        description="Analysts, admins and the mobile-banking backend; null for kiosk keys."
+    )
+    candidate: strawberry.ID = strawberry.field(description="The candidate's handle.")
     channel: Channel
     status: str
     created_at: float
@@ -142,7 +154,12 @@ class Decision:
     outcome: DecisionOutcome
     score: Score
     reasons: list[str]
-    guarantor_ids: list[strawberry.ID]
+    guarantor_ids: list[strawberry.ID] | None = strawberry.field(
+        description="Analysts and admins only; null for kiosk keys (see guarantors)."
+    )
+    guarantors: list[strawberry.ID] = strawberry.field(
+        description="The confirmed guarantors' candidate handles."
+    )
     policy_version: str
     model_version: str | None
     created_at: float
@@ -178,7 +195,9 @@ class AssessInput:
     consents: list[ConsentCategory] = strawberry.field(default_factory=list)
 
 
-@strawberry.input
+@strawberry.input(
+    description="What the guarantor's phone checked, as the mobile-banking backend reports it."
+)
 class GuarantorVerificationInput:
     face_similarity: float
     id_check: IdCheck
@@ -186,9 +205,9 @@ class GuarantorVerificationInput:
     consents: list[ConsentCategory]
 
 
-def _items(items: Any) -> list[ScoreItem]:
+def _items(items: Any, full: bool) -> list[ScoreItem]:
     out = []
-    for item in items:
+    for item in items if full else kiosk_items(items):
         evidence = json.loads(json.dumps(item.evidence, default=str))
         out.append(
             ScoreItem(
@@ -201,13 +220,15 @@ def _items(items: Any) -> list[ScoreItem]:
     return out
 
 
-def _candidate(c: Candidate) -> GuarantorCandidate:
+def _candidate(c: Candidate, full: bool) -> GuarantorCandidate:
     return GuarantorCandidate(
-        customer_id=strawberry.ID(c.customer_id),
+        handle=strawberry.ID(c.handle),
+        customer_id=strawberry.ID(c.customer_id) if full else None,
         display_name=c.display_name,
         relationship=c.relationship,
         eligible=c.eligible,
         reasons=list(c.reasons),
+        channels=[Channel(x) for x in c.channels],
         paths=[
             RelationshipPath(type=p.rel_type, kind=p.kind, source=p.source, direction=p.direction)
             for p in c.paths
@@ -215,11 +236,12 @@ def _candidate(c: Candidate) -> GuarantorCandidate:
     )
 
 
-def _request(r: AssistRequestView) -> AssistRequest:
+def _request(r: AssistRequestView, full: bool) -> AssistRequest:
     return AssistRequest(
         id=strawberry.ID(r.id),
         assessment_id=strawberry.ID(r.assessment_id),
-        guarantor_id=strawberry.ID(r.guarantor_id),
+        guarantor_id=strawberry.ID(r.guarantor_id) if full else None,
+        candidate=strawberry.ID(r.handle),
         channel=Channel(r.channel),
         status=r.status,
         created_at=r.created_at,
@@ -229,34 +251,37 @@ def _request(r: AssistRequestView) -> AssistRequest:
 
 
 def assessment_type(
-    a: AssessmentView, requests: list[AssistRequestView] | None = None
+    a: AssessmentView, requests: list[AssistRequestView] | None = None, full: bool = False
 ) -> Assessment:
+    """An assessment as the caller may see it: `full` for analysts and admins."""
     return Assessment(
         id=strawberry.ID(a.id),
         customer_id=strawberry.ID(a.customer_id),
         business=Business(a.business),
         outcome=AssessmentOutcome(a.outcome),
-        score=Score(total=a.score, threshold=a.threshold, items=_items(a.items)),
-        reasons=list(a.reasons),
-        candidates=[_candidate(c) for c in a.candidates],
+        score=Score(total=a.score, threshold=a.threshold, items=_items(a.items, full)),
+        reasons=list(a.reasons if full else kiosk_reasons(a.reasons)),
+        candidates=[_candidate(c, full) for c in a.candidates],
         policy_version=a.policy_version,
         model_version=a.model_version,
         created_at=a.created_at,
         expires_at=a.expires_at,
-        requests=[_request(r) for r in requests or []],
+        requests=[_request(r, full) for r in requests or []],
     )
 
 
-def decision_type(d: DecisionView) -> Decision:
+def decision_type(d: DecisionView, full: bool = False) -> Decision:
+    """A decision as the caller may see it: a kiosk gets no guarantor's id, items or grade."""
     return Decision(
         id=strawberry.ID(d.id),
         assessment_id=strawberry.ID(d.assessment_id),
         customer_id=strawberry.ID(d.customer_id),
         business=d.business,
         outcome=DecisionOutcome(d.outcome),
-        score=Score(total=d.score, threshold=d.threshold, items=_items(d.items)),
-        reasons=list(d.reasons),
-        guarantor_ids=[strawberry.ID(g) for g in d.guarantor_ids],
+        score=Score(total=d.score, threshold=d.threshold, items=_items(d.items, full)),
+        reasons=list(d.reasons if full else kiosk_reasons(d.reasons)),
+        guarantor_ids=[strawberry.ID(g) for g in d.guarantor_ids] if full else None,
+        guarantors=[strawberry.ID(h) for h in d.guarantor_handles],
         policy_version=d.policy_version,
         model_version=d.model_version,
         created_at=d.created_at,
@@ -267,11 +292,16 @@ def decision_type(d: DecisionView) -> Decision:
 KIOSK = ("kiosk", "admin")
 READERS = ("kiosk", "analyst", "admin")
 ANALYSTS = ("analyst", "admin")
+GUARANTOR_CHANNEL = ("mobile_banking",)
+# The deciding kiosk backend reports how its own business ended; analysts correct and label.
+REPORTERS = ("kiosk", "analyst", "admin")
 
 
 @strawberry.type
 class Query:
-    @strawberry.field(description="Step 4: candidate guarantors of a customer, best first.")
+    @strawberry.field(
+        description="Step 4 for analysts: candidate guarantors of a customer, best first."
+    )
     async def candidate_guarantors(
         self,
         info: Info[Context, None],
@@ -279,22 +309,22 @@ class Query:
         business: Business,
         first: int | None = None,
     ) -> list[GuarantorCandidate]:
-        ctx = allow(info, READERS)
+        ctx = allow(info, ANALYSTS)
         found = await ctx.call(
             ctx.flow.candidates, ctx.actor, str(customer_id), business.value, first
         )
-        return [_candidate(c) for c in found]
+        return [_candidate(c, True) for c in found]
 
-    @strawberry.field
+    @strawberry.field(description="An assessment: kiosk keys see only their own.")
     async def assessment(self, info: Info[Context, None], id: strawberry.ID) -> Assessment:
         ctx = allow(info, READERS)
-        view, requests = await ctx.call(ctx.flow.assessment, str(id))
-        return assessment_type(view, requests)
+        view, requests = await ctx.call(ctx.flow.assessment, ctx.actor, str(id))
+        return assessment_type(view, requests, ctx.sees_all)
 
-    @strawberry.field
+    @strawberry.field(description="A decision: kiosk keys see only their own.")
     async def decision(self, info: Info[Context, None], id: strawberry.ID) -> Decision:
         ctx = allow(info, READERS)
-        return decision_type(await ctx.call(ctx.flow.decision, str(id)))
+        return decision_type(await ctx.call(ctx.flow.decision, ctx.actor, str(id)), ctx.sees_all)
 
     @strawberry.field(description="A customer's risk summary with masked personal data.")
     async def customer(self, info: Info[Context, None], id: strawberry.ID) -> CustomerSummary:
@@ -315,14 +345,17 @@ class Mutation:
             id_check=input.id_check.value,
             consents=tuple(c.value for c in input.consents),
         )
-        return assessment_type(await ctx.assess(request))
+        return assessment_type(await ctx.assess(request), full=ctx.sees_all)
 
-    @strawberry.mutation(description="Steps 5-6: ask the picked guarantors to confirm.")
+    @strawberry.mutation(
+        description="Steps 5-6: ask the picked candidates (by handle) to confirm; the channel "
+        "defaults to each candidate's first offered one."
+    )
     async def request_assisted_auth(
         self,
         info: Info[Context, None],
         assessment_id: strawberry.ID,
-        guarantor_ids: list[strawberry.ID],
+        guarantors: list[strawberry.ID],
         channel: Channel | None = None,
     ) -> list[AssistRequest]:
         ctx = allow(info, KIOSK)
@@ -330,21 +363,25 @@ class Mutation:
             ctx.flow.request_assist,
             ctx.actor,
             str(assessment_id),
-            [str(g) for g in guarantor_ids],
+            [str(g) for g in guarantors],
             channel.value if channel else None,
         )
-        return [_request(v) for v in views]
+        return [_request(v, ctx.sees_all) for v in views]
 
-    @strawberry.mutation(description="A guarantor's answer, with their phone-side verification.")
+    @strawberry.mutation(
+        description="The guarantor's answer, sent by the mobile-banking backend for the "
+        "guarantor it has signed in, with the phone-side verification (mobile_banking role)."
+    )
     async def respond_assisted_auth(
         self,
         info: Info[Context, None],
         request_id: strawberry.ID,
+        guarantor_id: strawberry.ID,
         token: str,
         accept: bool,
         verification: GuarantorVerificationInput | None = None,
     ) -> AssistRequest:
-        ctx = allow(info, KIOSK)
+        ctx = allow(info, GUARANTOR_CHANNEL)
         checked = None
         if verification is not None:
             checked = Verification(
@@ -353,18 +390,29 @@ class Mutation:
                 verification.id_photo_captured,
                 tuple(c.value for c in verification.consents),
             )
-        view = await ctx.call(ctx.flow.respond_assist, str(request_id), token, accept, checked)
-        return _request(view)
+        view = await ctx.call(
+            ctx.flow.respond_assist,
+            ctx.actor,
+            str(request_id),
+            str(guarantor_id),
+            token,
+            accept,
+            checked,
+        )
+        return _request(view, True)
 
     @strawberry.mutation(description="Steps 7-9: the combined-score decision (fails closed).")
     async def decide(self, info: Info[Context, None], assessment_id: strawberry.ID) -> Decision:
         ctx = allow(info, KIOSK)
-        return decision_type(await ctx.decide(str(assessment_id)))
+        return decision_type(await ctx.decide(str(assessment_id)), ctx.sees_all)
 
-    @strawberry.mutation(description="Record how an allowed business ended (a training label).")
+    @strawberry.mutation(
+        description="Record how an allowed business ended (a training label), once per "
+        "decision: the deciding kiosk backend, or an analyst."
+    )
     async def record_outcome(
         self, info: Info[Context, None], decision_id: strawberry.ID, outcome: Outcome
     ) -> Decision:
-        ctx = allow(info, KIOSK)
+        ctx = allow(info, REPORTERS)
         view = await ctx.call(ctx.flow.record_outcome, ctx.actor, str(decision_id), outcome.value)
-        return decision_type(view)
+        return decision_type(view, ctx.sees_all)

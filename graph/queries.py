@@ -630,26 +630,46 @@ PERSON_EVIDENCE = _q(
 )  # fmt: skip
 
 # Step 4: customers related to the applicant by kinship or social ties, one row per related
-# customer with every tie as evidence, and the facts eligibility needs.
+# customer with every tie as evidence, and the facts eligibility needs. What an applicant could
+# use to stand behind their own guarantor is read too: phones and devices the two share (a
+# request is never sent on those), a third customer whose device or phone links the two (a
+# household device cluster), and a cycle of transfers through a third customer that holds both
+# (a transfer ring; money simply going both ways between relatives is not one).
 RELATED_CUSTOMERS = _q(
     "related_customers",
     """
     MATCH (c:Customer {id: $id})-[r:KIN|SOCIAL]-(g:Customer)
     WHERE g.id <> c.id
-    WITH g, collect({type: type(r), kind: r.kind, source: r.source,
-                     candidate_is_src: startNode(r) = g}) AS ties
+    WITH c, g, collect({type: type(r), kind: r.kind, source: r.source,
+                        candidate_is_src: startNode(r) = g}) AS ties
     LIMIT $limit
     OPTIONAL MATCH (g)-[:BLACKLISTED_AS]->(b:BlacklistEntry)
-    WITH g, ties, count(b) AS blacklist_entries
+    WITH c, g, ties, count(b) AS blacklist_entries
     OPTIONAL MATCH (g)-[v:VOUCHED_FOR]-(:Customer)
-    WITH g, ties, blacklist_entries,
+    WITH c, g, ties, blacklist_entries,
          collect({given: startNode(v) = g, vouch: properties(v)}) AS vouches
     OPTIONAL MATCH (g)-[:USES_PHONE]->(p:Phone)
-    WITH g, ties, blacklist_entries, vouches, count(p) AS phones
+    OPTIONAL MATCH (c)-[sp:USES_PHONE]->(p)
+    WITH c, g, ties, blacklist_entries, vouches, count(DISTINCT p) AS phones,
+         count(DISTINCT CASE WHEN sp IS NULL THEN null ELSE p END) AS shared_phones
     OPTIONAL MATCH (g)-[:USES_DEVICE]->(d:Device)
+    OPTIONAL MATCH (c)-[sd:USES_DEVICE]->(d)
+    WITH c, g, ties, blacklist_entries, vouches, phones, shared_phones,
+         count(DISTINCT d) AS devices,
+         count(DISTINCT CASE WHEN sd IS NULL THEN null ELSE d END) AS shared_devices
+    OPTIONAL MATCH (g)-[:USES_DEVICE|USES_PHONE]->(m1)<-[:USES_DEVICE|USES_PHONE]-(x:Customer)
+                   -[:USES_DEVICE|USES_PHONE]->(m2)<-[:USES_DEVICE|USES_PHONE]-(c)
+    WHERE x.id <> c.id AND x.id <> g.id AND m1 <> m2
+    WITH c, g, ties, blacklist_entries, vouches, phones, shared_phones, devices,
+         shared_devices, count(x) AS cluster_links
+    OPTIONAL MATCH ring = (c)-[:TRANSFERRED*1..2]->(g)-[:TRANSFERRED*1..2]->(c)
+    WHERE length(ring) >= 3
+    WITH g, ties, blacklist_entries, vouches, phones, shared_phones, devices, shared_devices,
+         cluster_links, count(ring) AS ring_paths
     RETURN g.id AS id, g.name AS name, g.status AS status, g.opened_at AS opened_at,
            g.credit_grade AS credit_grade, g.graph_risk AS graph_risk, ties,
-           blacklist_entries, vouches, phones, count(d) AS devices
+           blacklist_entries, vouches, phones, shared_phones, devices, shared_devices,
+           cluster_links > 0 AS device_cluster, ring_paths > 0 AS transfer_ring
     """,
     {"id": "C1", "limit": 50},
 )
@@ -677,7 +697,8 @@ CREATE_ASSESSMENT = _q(
                           candidates: $candidates, policy_version: $policy_version,
                           model_version: $model_version, created_at: $now,
                           expires_at: $expires_at, face_similarity: $face_similarity,
-                          id_check: $id_check})
+                          id_check: $id_check, owner_key: $owner_key,
+                          candidate_view: $candidate_view, kiosk_consents: $kiosk_consents})
     CREATE (c)-[:REQUESTED]->(a)
     CREATE (e:AuditEvent {id: $audit_id, ts: $now, actor: $actor, action: 'ASSESS',
                           subject_id: $customer_id, categories: $categories,
@@ -686,13 +707,18 @@ CREATE_ASSESSMENT = _q(
         CREATE (:AuditEvent {id: $audit_id + ':' + cid, ts: $now, actor: $actor,
                              action: 'READ_CANDIDATE', subject_id: cid,
                              categories: ['relationships'], consent_ids: [], reference: $id}))
+    FOREACH (sid IN $model_reads |
+        CREATE (:AuditEvent {id: $audit_id + ':model:' + sid, ts: $now, actor: $actor,
+                             action: 'GRAPH_MODEL_READ', subject_id: sid,
+                             categories: ['graph_model'], consent_ids: [], reference: $id}))
     RETURN a.id AS id
     """,
     {"customer_id": "C1", "id": "A1", "business": "INSURANCE_PURCHASE", "kiosk_id": "K1",
      "outcome": "PROCEED", "score": 10.0, "threshold": 40.0, "items": "[]", "reasons": [],
      "candidates": [], "policy_version": "v1", "model_version": None, "now": T,
      "expires_at": T, "audit_id": "E1", "actor": "kiosk-1", "categories": ["basic_info"],
-     "consent_ids": ["K1"], "face_similarity": 0.9, "id_check": "MATCH"},
+     "consent_ids": ["K1"], "face_similarity": 0.9, "id_check": "MATCH", "owner_key": "key_1",
+     "candidate_view": "[]", "kiosk_consents": ["face"], "model_reads": ["C1"]},
     write=True,
 )  # fmt: skip
 
@@ -705,7 +731,8 @@ CREATE_ORPHAN_ASSESSMENT = _q(
                           kiosk_id: $kiosk_id, outcome: $outcome, score: $score,
                           threshold: $threshold, items: $items, reasons: $reasons,
                           candidates: [], policy_version: $policy_version, created_at: $now,
-                          expires_at: $now})
+                          expires_at: $now, owner_key: $owner_key, candidate_view: '[]',
+                          kiosk_consents: []})
     CREATE (e:AuditEvent {id: $audit_id, ts: $now, actor: $actor, action: 'ASSESS',
                           subject_id: $customer_id, categories: [], consent_ids: [],
                           reference: $id})
@@ -713,7 +740,8 @@ CREATE_ORPHAN_ASSESSMENT = _q(
     """,
     {"customer_id": "C1", "id": "A1", "business": "INSURANCE_PURCHASE", "kiosk_id": "K1",
      "outcome": "REFUSED", "score": 0.0, "threshold": 40.0, "items": "[]", "reasons": [],
-     "policy_version": "v1", "now": T, "audit_id": "E1", "actor": "kiosk-1"},
+     "policy_version": "v1", "now": T, "audit_id": "E1", "actor": "kiosk-1",
+     "owner_key": "key_1"},
     write=True,
 )  # fmt: skip
 
@@ -729,17 +757,31 @@ GET_ASSESSMENT = _q(
     {"id": "A1"},
 )
 
-# One statement creates every request of a pick and its outbox message: all or nothing.
+# One statement creates every request of a pick and its outbox message: all or nothing. It
+# locks the assessment first (compare-and-set, see CLAIM_OUTBOX) and counts the requests already
+# made under that lock, so concurrent picks never exceed the business's guarantor limit nor ask
+# one guarantor twice; it returns no row when the pick does not fit.
 CREATE_ASSIST_REQUESTS = _q(
     "create_assist_requests",
     """
     MATCH (a:Assessment {id: $assessment_id})
+    SET a._lock = true REMOVE a._lock
+    WITH a
+    OPTIONAL MATCH (a)-[:ASKED]->(old:AssistRequest)
+    WHERE old.status <> 'EXPIRED'
+    WITH a, count(old) AS asked, collect(old.guarantor_id) AS asked_ids
+    WHERE asked + size($requests) <= $max_guarantors
+      AND none(r IN $requests WHERE r.guarantor_id IN asked_ids)
+    CREATE (:AuditEvent {id: $audit_id, ts: $now, actor: $actor, action: 'REQUEST_ASSIST',
+                         subject_id: a.customer_id, categories: ['relationships'],
+                         consent_ids: [], reference: $assessment_id})
+    WITH a
     UNWIND $requests AS r
     MATCH (g:Customer {id: r.guarantor_id})
     CREATE (q:AssistRequest {id: r.id, assessment_id: $assessment_id,
-                             guarantor_id: r.guarantor_id, channel: r.channel,
-                             status: 'PENDING', token_hash: r.token_hash, created_at: $now,
-                             expires_at: r.expires_at})
+                             guarantor_id: r.guarantor_id, handle: r.handle,
+                             channel: r.channel, status: 'PENDING', token_hash: r.token_hash,
+                             token_failures: 0, created_at: $now, expires_at: r.expires_at})
     CREATE (a)-[:ASKED]->(q)
     CREATE (q)-[:TO]->(g)
     CREATE (m:OutboxMessage {id: r.message_id, request_id: r.id, guarantor_id: r.guarantor_id,
@@ -749,23 +791,28 @@ CREATE_ASSIST_REQUESTS = _q(
     CREATE (q)-[:NOTIFIED_BY]->(m)
     RETURN q.id AS id
     """,
-    {"assessment_id": "A1", "now": T,
+    {"assessment_id": "A1", "now": T, "max_guarantors": 2, "audit_id": "E1", "actor": "k",
      "requests": [{"id": "R1", "guarantor_id": "C2", "channel": "SMS", "token_hash": "h",
-                   "expires_at": T, "message_id": "M1", "link": "https://x/t", "text": "t"}]},
+                   "handle": "cand_1", "expires_at": T, "message_id": "M1",
+                   "link": "https://x/t", "text": "t"}]},
     write=True,
 )  # fmt: skip
 
+# The outbox keeps a message's link (it carries the one-time token) only until the message is
+# finished: every outcome below removes the link and the text, whatever the sender.
 MARK_OUTBOX = _q(
     "mark_outbox",
     """
     MATCH (m:OutboxMessage {id: $id})
+    SET m._lock = true REMOVE m._lock
+    WITH m WHERE m.status = 'SENDING' AND m.claimed_by = $worker AND m.claimed_at = $claimed_at
     SET m.status = $status, m.attempts = coalesce(m.attempts, 0) + $attempts,
-        m.detail = $detail, m.sent_at = $now,
-        m.link = CASE WHEN $keep_link THEN m.link ELSE null END
+        m.detail = $detail, m.sent_at = $now, m.lease_until = null, m.link = null,
+        m.text = null
     RETURN m.id AS id
     """,
-    {"id": "M1", "status": "DELIVERED", "attempts": 1, "detail": "", "now": T,
-     "keep_link": True},
+    {"id": "M1", "worker": "w1", "claimed_at": T, "status": "DELIVERED", "attempts": 1,
+     "detail": "", "now": T},
     write=True,
 )  # fmt: skip
 
@@ -774,42 +821,71 @@ MARK_OUTBOX = _q(
 # concurrent attempt waits and then reads the committed status; a plain `MATCH ... WHERE
 # status = ... SET` is not atomic there (tests/graph/test_compare_and_set.py: 24 of 24
 # simultaneous attempts won without it). FalkorDB runs writes one at a time anyway.
-# A dispatcher claims a message before sending it, so two replicas never send it twice.
+# A dispatcher claims a message before sending it, so two replicas never send it twice; the
+# claim is a lease: a message left SENDING by a process that died is claimable again once
+# `lease_until` has passed (MARK_OUTBOX then only accepts the newest claim's outcome).
 CLAIM_OUTBOX = _q(
     "claim_outbox",
     """
     MATCH (m:OutboxMessage {id: $id})
     SET m._lock = true REMOVE m._lock
-    WITH m WHERE m.status = 'QUEUED'
-    SET m.status = 'SENDING', m.claimed_by = $worker, m.claimed_at = $now
+    WITH m WHERE m.expires_at > $now
+              AND (m.status = 'QUEUED'
+                   OR (m.status = 'SENDING' AND coalesce(m.lease_until, 0) <= $now))
+    SET m.status = 'SENDING', m.claimed_by = $worker, m.claimed_at = $now,
+        m.lease_until = $lease_until, m.claims = coalesce(m.claims, 0) + 1
     RETURN properties(m) AS message
     """,
-    {"id": "M1", "worker": "w1", "now": T},
+    {"id": "M1", "worker": "w1", "now": T, "lease_until": T + 60_000},
     write=True,
 )
 
+# A message whose link expired before it was sent is finished without a send (attempts
+# unchanged, link removed); the same claimable condition as CLAIM_OUTBOX.
+EXPIRE_OUTBOX = _q(
+    "expire_outbox",
+    """
+    MATCH (m:OutboxMessage {id: $id})
+    SET m._lock = true REMOVE m._lock
+    WITH m WHERE m.expires_at <= $now
+              AND (m.status = 'QUEUED'
+                   OR (m.status = 'SENDING' AND coalesce(m.lease_until, 0) <= $now))
+    SET m.status = 'FAILED', m.attempts = coalesce(m.attempts, 0),
+        m.detail = 'link expired before delivery', m.sent_at = $now, m.lease_until = null,
+        m.link = null, m.text = null
+    RETURN m.channel AS channel
+    """,
+    {"id": "M1", "now": T},
+    write=True,
+)
+
+# What a dispatcher may claim (or expire) now, oldest first: ids only, never the link.
 QUEUED_OUTBOX = _q(
     "queued_outbox",
     """
     MATCH (m:OutboxMessage)
-    WHERE m.status = 'QUEUED' AND m.expires_at > $now
-    RETURN properties(m) AS message
+    WHERE m.status = 'QUEUED' OR (m.status = 'SENDING' AND coalesce(m.lease_until, 0) <= $now)
+    RETURN m.id AS id, m.channel AS channel, m.expires_at AS expires_at
     ORDER BY m.created_at
     LIMIT $limit
     """,
     {"now": T, "limit": 100},
 )
 
+# For operators: every field but the link (its token) and the text.
 LIST_OUTBOX = _q(
     "list_outbox",
     """
     MATCH (m:OutboxMessage)
-    RETURN properties(m) AS message
-    ORDER BY m.created_at DESC
-    LIMIT $limit
+    WITH m ORDER BY m.created_at DESC LIMIT $limit
+    RETURN {id: m.id, request_id: m.request_id, guarantor_id: m.guarantor_id,
+            channel: m.channel, status: m.status, attempts: m.attempts, detail: m.detail,
+            created_at: m.created_at, expires_at: m.expires_at, sent_at: m.sent_at,
+            claimed_by: m.claimed_by, claimed_at: m.claimed_at, lease_until: m.lease_until,
+            claims: m.claims} AS message
     """,
     {"limit": 100},
-)
+)  # fmt: skip
 
 # Compare-and-set: only a PENDING, unexpired request whose token hash matches moves on.
 RESPOND_ASSIST = _q(
@@ -818,18 +894,47 @@ RESPOND_ASSIST = _q(
     MATCH (q:AssistRequest {id: $id})
     SET q._lock = true REMOVE q._lock
     WITH q WHERE q.status = 'PENDING' AND q.token_hash = $token_hash AND q.expires_at > $now
+      AND q.guarantor_id = $guarantor_id
     SET q.status = $status, q.responded_at = $now, q.verification = $verification,
-        q.consent_categories = $consent_categories
+        q.consent_categories = $consent_categories, q.responded_by = $actor
+    CREATE (:AuditEvent {id: $audit_id, ts: $now, actor: $actor, action: 'RESPOND_ASSIST',
+                         subject_id: q.guarantor_id, categories: $consent_categories,
+                         consent_ids: ['assist:' + q.id], reference: q.id})
     RETURN properties(q) AS request
     """,
     {"id": "R1", "token_hash": "h", "now": T, "status": "CONFIRMED", "verification": "{}",
-     "consent_categories": ["credit"]},
+     "consent_categories": ["credit"], "guarantor_id": "C2", "actor": "mb-1",
+     "audit_id": "E1"},
     write=True,
 )  # fmt: skip
 
+# A wrong token or guarantor counts against the request; after `$max_failures` it is LOCKED
+# (compare-and-set, so concurrent guesses cannot slip past the count).
+FAIL_ASSIST_TOKEN = _q(
+    "fail_assist_token",
+    """
+    MATCH (q:AssistRequest {id: $id})
+    SET q._lock = true REMOVE q._lock
+    WITH q WHERE q.status = 'PENDING'
+    WITH q, coalesce(q.token_failures, 0) + 1 AS failures
+    SET q.token_failures = failures,
+        q.status = CASE WHEN failures >= $max_failures THEN 'LOCKED' ELSE q.status END
+    CREATE (:AuditEvent {id: $audit_id, ts: $now, actor: $actor, action: 'RESPOND_REJECTED',
+                         subject_id: q.guarantor_id, categories: [], consent_ids: [],
+                         reference: q.id})
+    RETURN q.status AS status, q.token_failures AS failures
+    """,
+    {"id": "R1", "max_failures": 3, "audit_id": "E1", "actor": "mb-1", "now": T},
+    write=True,
+)
+
 GET_ASSIST_REQUEST = _q(
     "get_assist_request",
-    "MATCH (q:AssistRequest {id: $id}) RETURN properties(q) AS request",
+    """
+    MATCH (q:AssistRequest {id: $id})
+    OPTIONAL MATCH (a:Assessment)-[:ASKED]->(q)
+    RETURN properties(q) AS request, a.business AS business
+    """,
     {"id": "R1"},
 )
 
@@ -864,7 +969,8 @@ CREATE_DECISION = _q(
                   d.outcome = $outcome, d.score = $score, d.threshold = $threshold,
                   d.items = $items, d.reasons = $reasons, d.guarantor_ids = $guarantor_ids,
                   d.policy_version = $policy_version, d.model_version = $model_version,
-                  d.created_at = $now
+                  d.created_at = $now, d.owner_key = a.owner_key,
+                  d.guarantor_handles = $guarantor_handles
     FOREACH (x IN vouchers |
         MERGE (x)-[v:VOUCHED_FOR {id: d.id + ':' + x.id}]->(c)
         ON CREATE SET v.business = d.business, v.ts = d.created_at, v.outcome = 'PENDING')
@@ -876,6 +982,10 @@ CREATE_DECISION = _q(
                              action: 'READ_GUARANTOR', subject_id: r.guarantor_id,
                              categories: r.categories, consent_ids: [r.consent],
                              reference: d.id}))
+    FOREACH (sid IN $model_reads |
+        CREATE (:AuditEvent {id: $audit_id + ':model:' + sid, ts: $now, actor: $actor,
+                             action: 'GRAPH_MODEL_READ', subject_id: sid,
+                             categories: ['graph_model'], consent_ids: [], reference: d.id}))
     RETURN properties(d) AS decision
     """,
     {"assessment_id": "A1", "customer_id": "C1", "id": "D1", "outcome": "ALLOW", "score": 10.0,
@@ -884,7 +994,8 @@ CREATE_DECISION = _q(
      "policy_version": "v1", "model_version": None, "now": T, "audit_id": "E1",
      "actor": "kiosk-1", "categories": ["credit"], "consent_ids": ["K1"],
      "guarantor_reads": [{"guarantor_id": "C2", "categories": ["credit"],
-                          "consent": "assist:R1"}]},
+                          "consent": "assist:R1"}],
+     "guarantor_handles": ["cand_1"], "model_reads": ["C1", "C2"]},
     write=True,
 )  # fmt: skip
 
@@ -894,12 +1005,18 @@ GET_DECISION = _q(
     {"id": "D1"},
 )
 
-# Step 9's aftermath: the outcome becomes the guarantors' vouching history and a label.
+# Step 9's aftermath: the outcome becomes the guarantors' vouching history and a label. Once
+# per decision (compare-and-set): no row when an outcome is already recorded.
 RECORD_OUTCOME = _q(
     "record_outcome",
     """
     MATCH (d:Decision {id: $id})
-    SET d.reported_outcome = $outcome, d.reported_at = $now
+    SET d._lock = true REMOVE d._lock
+    WITH d WHERE d.reported_outcome IS NULL
+    SET d.reported_outcome = $outcome, d.reported_at = $now, d.reported_by = $actor
+    CREATE (:AuditEvent {id: $audit_id, ts: $now, actor: $actor, action: 'RECORD_OUTCOME',
+                         subject_id: d.customer_id, categories: [], consent_ids: [],
+                         reference: d.id})
     WITH d
     OPTIONAL MATCH (:Customer)-[v:VOUCHED_FOR]->(:Customer {id: d.customer_id})
     WHERE v.id STARTS WITH (d.id + ':')
@@ -907,9 +1024,10 @@ RECORD_OUTCOME = _q(
     FOREACH (x IN vouches | SET x.outcome = $outcome, x.outcome_ts = $now)
     RETURN properties(d) AS decision, size(vouches) AS vouches
     """,
-    {"id": "D1", "outcome": "FRAUD_REPORTED", "now": T},
+    {"id": "D1", "outcome": "FRAUD_REPORTED", "now": T, "actor": "analyst-1",
+     "audit_id": "E1"},
     write=True,
-)
+)  # fmt: skip
 
 AUDIT_READ = _q(
     "audit_read",
@@ -997,6 +1115,27 @@ API_KEY_BY_HASH = _q(
     RETURN k.id AS id, k.name AS name, k.role AS role
     """,
     {"hash": "h"},
+)
+
+LIST_API_KEYS = _q(
+    "list_api_keys",
+    """
+    MATCH (k:ApiKey)
+    RETURN k.id AS id, k.name AS name, k.role AS role, k.created_at AS created_at,
+           k.revoked AS revoked, k.revoked_at AS revoked_at
+    ORDER BY k.created_at, k.id
+    """,
+)
+
+REVOKE_API_KEY = _q(
+    "revoke_api_key",
+    """
+    MATCH (k:ApiKey {id: $id})
+    SET k.revoked = true, k.revoked_at = coalesce(k.revoked_at, $now)
+    RETURN k.id AS id
+    """,
+    {"id": "K1", "now": T},
+    write=True,
 )
 
 # Whole-graph dumps, for comparing two small graphs (tests) and exporting small ones.

@@ -13,10 +13,11 @@ import hmac
 import json
 import logging
 import secrets
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from graph import queries as q
 from graph.errors import StoreError
@@ -43,6 +44,7 @@ from risk.scorecard import (
     VouchRecord,
     final_decision,
     first_decision,
+    hard_refusals,
 )
 
 DAY_MS = 86_400_000
@@ -50,10 +52,6 @@ YEAR_MS = 365 * DAY_MS
 ID_CHECKS = ("MATCH", "NOT_FOUND", "CHIP_MISMATCH")
 CHANNELS = ("SMS", "MOBILE_BANKING")
 OUTCOMES = ("FRAUD_REPORTED", "NO_ISSUE")
-# Without these the applicant cannot be assessed at all (face match, identity, basic facts).
-APPLICANT_REQUIRED = ("basic_info", "face", "identity")
-# Without these a guarantor's confirmation cannot count.
-GUARANTOR_REQUIRED = ("face", "identity")
 EVIDENCE_CATEGORIES = (
     "basic_info",
     "rejection_history",
@@ -64,9 +62,11 @@ EVIDENCE_CATEGORIES = (
 
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 # Recorded among an audit event's categories when the graph model read the neighbourhood.
 GRAPH_MODEL_READ = "graph_model"
 NO_MODEL = "NO_MODEL_PROMOTED"  # why there is no graph risk when no scorer is given
+MAX_TOKEN_FAILURES = 3  # wrong tokens (or guarantors) before a request is locked
 
 
 class GraphRiskResult(Protocol):
@@ -110,14 +110,42 @@ class Verification:
 
 @dataclass(frozen=True)
 class Candidate:
-    """A candidate guarantor as a kiosk screen may show it: no ID or phone number."""
+    """A candidate guarantor. A kiosk sees the opaque `handle` (per assessment), the masked
+    name, the relationship in words and the channels a request may use; only analysts see the
+    customer id."""
 
+    handle: str
     customer_id: str
     display_name: str
     relationship: str
     eligible: bool
     reasons: tuple[str, ...]
     paths: tuple[RelationshipPath, ...]
+    channels: tuple[str, ...] = ()
+
+    def stored(self) -> dict[str, Any]:
+        """The candidate as the assessment keeps it (JSON), so later steps need no re-read."""
+        return {
+            "handle": self.handle,
+            "customer_id": self.customer_id,
+            "display_name": self.display_name,
+            "relationship": self.relationship,
+            "channels": list(self.channels),
+            "paths": [[p.rel_type, p.kind, p.source, p.direction] for p in self.paths],
+        }
+
+    @staticmethod
+    def from_stored(row: Mapping[str, Any]) -> Candidate:
+        return Candidate(
+            row["handle"],
+            row["customer_id"],
+            row["display_name"],
+            row["relationship"],
+            True,
+            (),
+            tuple(RelationshipPath(*p) for p in row["paths"]),
+            tuple(row["channels"]),
+        )
 
 
 @dataclass(frozen=True)
@@ -147,6 +175,7 @@ class AssistRequestView:
     id: str
     assessment_id: str
     guarantor_id: str
+    handle: str
     channel: str
     status: str
     created_at: int
@@ -173,14 +202,30 @@ class DecisionView:
     created_at: int
     reported_outcome: str | None = None
     persisted: bool = True
+    guarantor_handles: tuple[str, ...] = ()
 
 
-@dataclass
+# Roles that act for one customer at a time (a kiosk backend, the mobile-banking backend): they
+# see only what their own key created, and never another customer's data.
+CHANNEL_ROLES = ("kiosk", "mobile_banking")
+
+
+@dataclass(frozen=True)
 class Actor:
-    """Who is asking (recorded in the audit trail)."""
+    """Who is asking: the key's name (recorded in the audit trail), role and id (ownership)."""
 
     name: str
     role: str
+    key_id: str = ""
+
+    @property
+    def owns_only(self) -> bool:
+        """True when this caller may touch only the assessments its own key created."""
+        return self.role in CHANNEL_ROLES
+
+
+class DeadlineExceeded(TimeoutError):
+    """A step ran past its deadline; nothing more of it is written."""
 
 
 def _new_id(prefix: str) -> str:
@@ -280,14 +325,37 @@ class KioskFlow:
         deadline_ms: int = 2000,
         scorer: GraphRiskScorer | None = None,
         no_model_reason: str = NO_MODEL,
+        scoring_budget_ms: int | None = None,
     ) -> None:
         self.store, self.policy, self.clock = store, policy, clock
         self.assist_link, self.on_queued, self.deadline_ms = assist_link, on_queued, deadline_ms
         self.scorer = scorer  # None: no model (the policy decides what that means) ...
         self.no_model_reason = no_model_reason  # ... for this reason
+        # Graph scoring's own bound within a step (by default half the step's deadline): a
+        # slower score is a scoring failure, which the policy refuses.
+        self.scoring_budget_ms = scoring_budget_ms or deadline_ms // 2
+        self._local = threading.local()
 
     def now(self) -> int:
         return int(self.clock() * 1000)
+
+    def within(self, seconds: float, fn: Callable[..., T], *args: Any) -> T:
+        """Run one step with a deadline: every store call gets only the time left, and a call
+        once it has passed raises `DeadlineExceeded`, so no write of the step lands late."""
+        self._local.deadline = time.monotonic() + seconds
+        try:
+            return fn(*args)
+        finally:
+            self._local.deadline = None
+
+    def _time_left_ms(self) -> int:
+        deadline = getattr(self._local, "deadline", None)
+        if deadline is None:
+            return self.deadline_ms
+        left = int((deadline - time.monotonic()) * 1000)
+        if left <= 0:
+            raise DeadlineExceeded("the step ran past its deadline")
+        return min(left, self.deadline_ms)
 
     def _graph_risk(
         self, score: Callable[[GraphRiskScorer], GraphRiskResult]
@@ -297,6 +365,8 @@ class KioskFlow:
         refuses). A store failure is not a scoring failure: it fails the step closed."""
         if self.scorer is None:
             return None, None, {"reason": self.no_model_reason}
+        self._time_left_ms()  # no scoring once the step is out of time
+        started = time.monotonic()
         try:
             result = score(self.scorer)
         except StoreError:
@@ -304,10 +374,13 @@ class KioskFlow:
         except Exception as exc:
             log.warning("graph risk scoring failed: %s", type(exc).__name__)
             return None, None, {"reason": "SCORING_FAILED", "model_version": self.scorer.version}
+        if (time.monotonic() - started) * 1000 > self.scoring_budget_ms:
+            log.warning("graph risk scoring ran past its budget of %d ms", self.scoring_budget_ms)
+            return None, None, {"reason": "SCORING_TIMEOUT", "model_version": self.scorer.version}
         return result.probability, result.model_version, dict(result.evidence)
 
     def _run(self, query: q.Query, params: dict[str, Any]) -> list[dict[str, Any]]:
-        return self.store.run(query, params, timeout_ms=self.deadline_ms)
+        return self.store.run(query, params, timeout_ms=self._time_left_ms())
 
     # --- step 1-3 (and 4 when needed) ------------------------------------------------------
 
@@ -375,23 +448,13 @@ class KioskFlow:
         if not found:
             return self._refuse_unknown(actor, request, now)
         categories, consent_ids = usable_consents(found[0]["consents"], request.consents, now)
-        missing = [c for c in APPLICANT_REQUIRED if c not in categories]
+        missing = [c for c in business.applicant_required_consents if c not in categories]
         if missing:
             item = Item("CONSENT_MISSING", 0.0, {"categories": missing})
-            return self._store_assessment(
-                actor,
-                request,
-                now,
-                "REFUSED",
-                0.0,
-                business.t1,
-                (item,),
-                ("CONSENT_MISSING",),
-                (),
-                [],
-                [],
-                None,
+            view = self._assessment_view(
+                request, now, "REFUSED", 0.0, business.t1, (item,), ("CONSENT_MISSING",)
             )
+            return self._store_assessment(actor, request, view, [], consent_ids, False)
         evidence = self._customer_evidence(request, categories, now)
         decision = first_decision(evidence, request.business, self.policy)
         candidates: tuple[Candidate, ...] = ()
@@ -399,42 +462,61 @@ class KioskFlow:
             candidates = self._candidates(request.customer_id, request.business, categories, now)
             if not candidates:
                 decision = _no_candidates(decision)
-        items = decision.hard + decision.score.items
-        read = sorted(categories & {"face", "identity", *EVIDENCE_CATEGORIES})
-        if decision.model_versions:  # the graph model read the applicant's neighbourhood
-            read.append(GRAPH_MODEL_READ)
-        return self._store_assessment(
-            actor,
+        view = self._assessment_view(
             request,
             now,
             str(decision.outcome),
             decision.score.total,
             decision.threshold,
-            items,
+            decision.hard + decision.score.items,
             decision.reasons,
             candidates,
-            read,
-            consent_ids,
             ",".join(decision.model_versions) or None,
+        )
+        read = sorted(categories & {"face", "identity", *EVIDENCE_CATEGORIES})
+        if decision.model_versions:  # the graph model read the applicant's neighbourhood
+            read.append(GRAPH_MODEL_READ)
+        return self._store_assessment(
+            actor, request, view, read, consent_ids, bool(decision.model_versions)
+        )
+
+    def _assessment_view(
+        self,
+        request: AssessRequest,
+        now: int,
+        outcome: str,
+        score: float,
+        threshold: float,
+        items: Sequence[Item],
+        reasons: Sequence[str],
+        candidates: Sequence[Candidate] = (),
+        model_version: str | None = None,
+    ) -> AssessmentView:
+        ttl_ms = self.policy.business(request.business).assist.request_ttl_seconds * 1000
+        return AssessmentView(
+            _new_id("asm"),
+            request.customer_id,
+            request.business,
+            outcome,
+            score,
+            threshold,
+            tuple(items),
+            tuple(reasons),
+            tuple(candidates),
+            self.policy.version,
+            model_version,
+            now,
+            now + 3 * ttl_ms,
         )
 
     def _refuse_unknown(self, actor: Actor, request: AssessRequest, now: int) -> AssessmentView:
         business = self.policy.business(request.business)
         item = Item("HARD_ID_UNKNOWN", 0.0, {"customer_known": False})
-        view = AssessmentView(
-            _new_id("asm"),
-            request.customer_id,
-            request.business,
-            "REFUSED",
-            0.0,
-            business.t1,
-            (item,),
-            ("HARD_ID_UNKNOWN",),
-            (),
-            self.policy.version,
-            None,
-            now,
-            now,
+        view = replace(
+            self._assessment_view(
+                request, now, "REFUSED", 0.0, business.t1, (item,), ("HARD_ID_UNKNOWN",)
+            ),
+            expires_at=now,
         )
         self._run(
             q.CREATE_ORPHAN_ASSESSMENT,
@@ -452,6 +534,7 @@ class KioskFlow:
                 "now": now,
                 "audit_id": _new_id("aud"),
                 "actor": actor.name,
+                "owner_key": actor.key_id,
             },
         )
         return view
@@ -460,33 +543,13 @@ class KioskFlow:
         self,
         actor: Actor,
         request: AssessRequest,
-        now: int,
-        outcome: str,
-        score: float,
-        threshold: float,
-        items: Sequence[Item],
-        reasons: Sequence[str],
-        candidates: Sequence[Candidate],
+        view: AssessmentView,
         categories: list[str],
         consent_ids: list[str],
-        model_version: str | None,
+        model_read: bool,
     ) -> AssessmentView:
-        ttl_ms = self.policy.business(request.business).assist.request_ttl_seconds * 1000
-        view = AssessmentView(
-            _new_id("asm"),
-            request.customer_id,
-            request.business,
-            outcome,
-            score,
-            threshold,
-            tuple(items),
-            tuple(reasons),
-            tuple(candidates),
-            self.policy.version,
-            model_version,
-            now,
-            now + 3 * ttl_ms,
-        )
+        """Write the assessment with its audit events (the applicant's read, each candidate's,
+        the graph model's) in one statement."""
         self._run(
             q.CREATE_ASSESSMENT,
             {
@@ -494,20 +557,24 @@ class KioskFlow:
                 "id": view.id,
                 "business": view.business,
                 "kiosk_id": request.kiosk_id,
-                "outcome": outcome,
-                "score": score,
-                "threshold": threshold,
-                "items": _items_json(items),
-                "reasons": list(reasons),
-                "candidates": [c.customer_id for c in candidates if c.eligible],
+                "outcome": view.outcome,
+                "score": view.score,
+                "threshold": view.threshold,
+                "items": _items_json(view.items),
+                "reasons": list(view.reasons),
+                "candidates": [c.customer_id for c in view.candidates],
+                "candidate_view": json.dumps([c.stored() for c in view.candidates]),
                 "policy_version": view.policy_version,
-                "model_version": model_version,
-                "now": now,
+                "model_version": view.model_version,
+                "now": view.created_at,
                 "expires_at": view.expires_at,
                 "audit_id": _new_id("aud"),
                 "actor": actor.name,
+                "owner_key": actor.key_id,
                 "categories": categories,
                 "consent_ids": consent_ids + [f"kiosk:{c}" for c in request.consents],
+                "kiosk_consents": sorted(set(request.consents)),
+                "model_reads": [view.customer_id] if model_read else [],
                 "face_similarity": request.face_similarity,
                 "id_check": request.id_check,
             },
@@ -517,8 +584,16 @@ class KioskFlow:
     # --- step 4 --------------------------------------------------------------------------
 
     def _candidates(
-        self, customer_id: str, business: str, categories: set[str], now: int
+        self,
+        customer_id: str,
+        business: str,
+        categories: set[str],
+        now: int,
+        *,
+        every: bool = False,
     ) -> tuple[Candidate, ...]:
+        """The candidates a kiosk may offer, best first; `every`: all related customers, the
+        ineligible ones with their reasons (for analysts)."""
         rows = self._run(q.RELATED_CUSTOMERS, {"id": customer_id, "limit": 200})
         registry = "household_registry" in categories
         facts = []
@@ -533,9 +608,6 @@ class KioskFlow:
             )
             if not paths:
                 continue
-            channels = {"SMS"} if row["phones"] else set()
-            if row["devices"]:
-                channels.add("MOBILE_BANKING")
             names[row["id"]] = row["name"] or ""
             facts.append(
                 CandidateFacts(
@@ -544,7 +616,10 @@ class KioskFlow:
                     status=row["status"] or "closed",
                     blacklisted=int(row["blacklist_entries"] or 0) > 0,
                     is_self=row["id"] == customer_id,
-                    channels=frozenset(channels),
+                    channels=_channels(row["phones"], row["devices"]),
+                    shared_channels=_channels(row["shared_phones"], row["shared_devices"]),
+                    device_cluster=bool(row["device_cluster"]),
+                    transfer_ring=bool(row["transfer_ring"]),
                     account_opened_at=row["opened_at"],
                     credit_grade=row["credit_grade"],
                     graph_risk=row["graph_risk"],
@@ -553,7 +628,7 @@ class KioskFlow:
                 )
             )
         ranked = rank_candidates(facts, business, self.policy, now)
-        shown = candidates_to_show(ranked, business, self.policy)
+        shown = ranked if every else candidates_to_show(ranked, business, self.policy)
         return tuple(_candidate(c, names[c.facts.customer_id]) for c in shown)
 
     def candidates(
@@ -564,7 +639,8 @@ class KioskFlow:
         first: int | None,
         consents: Sequence[str] = (),
     ) -> list[Candidate]:
-        """Step 4 on its own: the applicant's candidate guarantors, best first (audited)."""
+        """Step 4 on its own, for analysts: every related customer, eligible candidates first,
+        the others with the reasons they may not vouch (audited)."""
         self._check_business(business)
         if first is not None and first < 1:
             raise InvalidInput("first: must be at least 1")
@@ -573,7 +649,7 @@ class KioskFlow:
         if not found:
             raise NotFound(f"customer {customer_id!r} not found")
         categories, consent_ids = usable_consents(found[0]["consents"], consents, now)
-        shown = list(self._candidates(customer_id, business, categories, now))[:first]
+        shown = list(self._candidates(customer_id, business, categories, now, every=True))[:first]
         self._run(
             q.AUDIT_READ,
             {
@@ -591,22 +667,40 @@ class KioskFlow:
 
     # --- steps 5-6 ------------------------------------------------------------------------
 
-    def _assessment(self, assessment_id: str) -> dict[str, Any]:
+    def _assessment(self, actor: Actor, assessment_id: str) -> dict[str, Any]:
+        """The stored assessment, its requests and decision; NOT_FOUND to a kiosk whose key did
+        not create it (as for an id that does not exist)."""
         rows = self._run(q.GET_ASSESSMENT, {"id": assessment_id})
-        if not rows:
+        if not rows or (actor.owns_only and rows[0]["assessment"].get("owner_key") != actor.key_id):
             raise NotFound(f"assessment {assessment_id!r} not found")
         return rows[0]
 
+    def _audit(self, actor: Actor, action: str, subject_id: str, reference: str) -> None:
+        self._run(
+            q.AUDIT_READ,
+            {
+                "id": _new_id("aud"),
+                "now": self.now(),
+                "actor": actor.name,
+                "action": action,
+                "subject_id": subject_id,
+                "categories": [],
+                "consent_ids": [],
+                "reference": reference,
+            },
+        )
+
     def request_assist(
-        self, actor: Actor, assessment_id: str, guarantor_ids: Sequence[str], channel: str | None
+        self, actor: Actor, assessment_id: str, handles: Sequence[str], channel: str | None
     ) -> list[AssistRequestView]:
-        """Step 5-6: one request per picked guarantor, queued in the outbox (all or none)."""
-        channel = channel or "SMS"
-        if channel not in CHANNELS:
+        """Step 5-6: one request per picked candidate (by the handle the assessment gave),
+        queued in the outbox, all or none; only on a channel the candidate does not share with
+        the applicant."""
+        if channel is not None and channel not in CHANNELS:
             raise InvalidInput(f"channel: must be one of {', '.join(CHANNELS)}")
-        if not guarantor_ids or len(set(guarantor_ids)) != len(guarantor_ids):
-            raise InvalidInput("guarantorIds: give one or more distinct ids")
-        found = self._assessment(assessment_id)
+        if not handles or len(set(handles)) != len(handles):
+            raise InvalidInput("guarantors: give one or more distinct candidate handles")
+        found = self._assessment(actor, assessment_id)
         assessment = found["assessment"]
         now = self.now()
         if assessment["outcome"] != "NEEDS_GUARANTOR":
@@ -615,27 +709,38 @@ class KioskFlow:
             raise Conflict(f"assessment {assessment_id!r} is already decided")
         if assessment["expires_at"] <= now:
             raise Conflict(f"assessment {assessment_id!r} has expired")
-        offered = set(assessment.get("candidates") or [])
-        for gid in guarantor_ids:
-            if gid not in offered:
-                raise InvalidInput(f"guarantorIds: {gid!r} is not an offered candidate")
+        offered = {
+            c["handle"]: Candidate.from_stored(c)
+            for c in json.loads(assessment.get("candidate_view") or "[]")
+        }
+        picked = []
+        for handle in handles:
+            if handle not in offered:
+                raise InvalidInput(f"guarantors: {handle!r} is not a candidate of this assessment")
+            candidate = offered[handle]
+            if channel is not None and channel not in candidate.channels:
+                raise InvalidInput(
+                    f"channel: {channel} cannot reach candidate {handle!r} "
+                    f"(offered: {', '.join(candidate.channels)})"
+                )
+            picked.append((candidate, channel or candidate.channels[0]))
         asked = {r["guarantor_id"] for r in found["requests"] if r["status"] != "EXPIRED"}
-        repeated = sorted(asked & set(guarantor_ids))
-        if repeated:
-            raise Conflict(f"guarantorIds: {repeated[0]!r} was already asked")
+        if any(c.customer_id in asked for c, _ in picked):
+            raise Conflict("guarantors: a picked candidate was already asked")
         rules = self.policy.business(assessment["business"]).assist
-        if len(asked) + len(guarantor_ids) > rules.max_guarantors:
-            raise InvalidInput(f"guarantorIds: at most {rules.max_guarantors} guarantors")
+        if len(asked) + len(picked) > rules.max_guarantors:
+            raise InvalidInput(f"guarantors: at most {rules.max_guarantors} guarantors")
         expires_at = min(now + rules.request_ttl_seconds * 1000, assessment["expires_at"])
         requests, views = [], []
-        for gid in guarantor_ids:
+        for candidate, via in picked:
             token = secrets.token_urlsafe(32)
             request_id = _new_id("req")
             requests.append(
                 {
                     "id": request_id,
-                    "guarantor_id": gid,
-                    "channel": channel,
+                    "guarantor_id": candidate.customer_id,
+                    "handle": candidate.handle,
+                    "channel": via,
                     "token_hash": _token_hash(token),
                     "expires_at": expires_at,
                     "message_id": _new_id("msg"),
@@ -646,30 +751,60 @@ class KioskFlow:
             )
             views.append(
                 AssistRequestView(
-                    request_id, assessment_id, gid, channel, "PENDING", now, expires_at
+                    request_id,
+                    assessment_id,
+                    candidate.customer_id,
+                    candidate.handle,
+                    via,
+                    "PENDING",
+                    now,
+                    expires_at,
                 )
             )
         created = self._run(
             q.CREATE_ASSIST_REQUESTS,
-            {"assessment_id": assessment_id, "now": now, "requests": requests},
+            {
+                "assessment_id": assessment_id,
+                "now": now,
+                "requests": requests,
+                "max_guarantors": rules.max_guarantors,
+                "audit_id": _new_id("aud"),
+                "actor": actor.name,
+            },
         )
+        if not created:  # a concurrent pick took the places (checked under the lock)
+            raise Conflict(
+                f"guarantors: at most {rules.max_guarantors} guarantors, each asked once"
+            )
         if len(created) != len(requests):
-            raise NotFound("guarantorIds: a guarantor is no longer in the graph")
+            raise NotFound("guarantors: a candidate is no longer in the graph")
         if self.on_queued is not None:
             self.on_queued()
         return views
 
     def respond_assist(
-        self, request_id: str, token: str, accept: bool, verification: Verification | None
+        self,
+        actor: Actor,
+        request_id: str,
+        guarantor_id: str,
+        token: str,
+        accept: bool,
+        verification: Verification | None,
     ) -> AssistRequestView:
-        """The guarantor's answer: only a matching token on a pending, unexpired request."""
+        """The guarantor's answer, sent by the mobile-banking backend for the guarantor it has
+        signed in: only for that guarantor, with the request's token, on a pending, unexpired
+        request. A wrong token or guarantor counts; after `max_token_failures` the request is
+        locked."""
         rows = self._run(q.GET_ASSIST_REQUEST, {"id": request_id})
         if not rows:
             raise NotFound(f"assist request {request_id!r} not found")
         request = rows[0]["request"]
         now = self.now()
-        if not hmac.compare_digest(request["token_hash"], _token_hash(token)):
-            raise RequestRejected("token: does not match this request")
+        if request["status"] == "LOCKED":
+            raise RequestRejected("request locked after too many failed attempts")
+        token_ok = hmac.compare_digest(request["token_hash"], _token_hash(token))
+        if not token_ok or request["guarantor_id"] != guarantor_id:
+            self._token_failed(actor, request_id, now)
         if request["status"] != "PENDING":
             raise RequestRejected(f"request already {request['status'].lower()}")
         if request["expires_at"] <= now:
@@ -677,21 +812,20 @@ class KioskFlow:
             raise RequestRejected("request expired")
         status, detail, categories = "DECLINED", "{}", []
         if accept:
-            if verification is None:
-                raise InvalidInput("verification: required to confirm")
-            if not 0.0 <= verification.face_similarity <= 1.0:
-                raise InvalidInput("verification.faceSimilarity: must be between 0 and 1")
-            if verification.id_check not in ID_CHECKS:
-                raise InvalidInput(f"verification.idCheck: must be one of {', '.join(ID_CHECKS)}")
-            lacking = [c for c in GUARANTOR_REQUIRED if c not in verification.consents]
-            if lacking:
-                raise InvalidInput(f"verification.consents: must include {', '.join(lacking)}")
-            status, categories = "CONFIRMED", sorted(set(verification.consents))
+            categories = self._checked_verification(verification, rows[0]["business"])
+            assert verification is not None
+            status = "CONFIRMED"
             detail = json.dumps(
                 {
                     "face_similarity": verification.face_similarity,
                     "id_check": verification.id_check,
                     "id_photo_captured": verification.id_photo_captured,
+                    # what the results are bound to: checked again by `decide`
+                    "request_id": request_id,
+                    "guarantor_id": request["guarantor_id"],
+                    "channel": request["channel"],
+                    "expires_at": request["expires_at"],
+                    "responder": actor.name,
                 }
             )
         updated = self._run(
@@ -699,15 +833,49 @@ class KioskFlow:
             {
                 "id": request_id,
                 "token_hash": request["token_hash"],
+                "guarantor_id": guarantor_id,
                 "now": now,
                 "status": status,
                 "verification": detail,
                 "consent_categories": categories,
+                "actor": actor.name,
+                "audit_id": _new_id("aud"),
             },
         )
         if not updated:  # another replica answered first, or it expired meanwhile
             raise RequestRejected("request is no longer pending")
         return _request_view(updated[0]["request"])
+
+    def _token_failed(self, actor: Actor, request_id: str, now: int) -> None:
+        limit = MAX_TOKEN_FAILURES
+        rows = self._run(
+            q.FAIL_ASSIST_TOKEN,
+            {
+                "id": request_id,
+                "max_failures": limit,
+                "audit_id": _new_id("aud"),
+                "actor": actor.name,
+                "now": now,
+            },
+        )
+        if rows and rows[0]["status"] == "LOCKED":
+            raise RequestRejected("token: does not match; the request is now locked")
+        raise RequestRejected("token: does not match this request")
+
+    def _checked_verification(self, verification: Verification | None, business: str) -> list[str]:
+        """The categories a confirmation allows to read: every category the guarantor's
+        scorecard needs must be consented (they are required, not chosen)."""
+        if verification is None:
+            raise InvalidInput("verification: required to confirm")
+        if not 0.0 <= verification.face_similarity <= 1.0:
+            raise InvalidInput("verification.faceSimilarity: must be between 0 and 1")
+        if verification.id_check not in ID_CHECKS:
+            raise InvalidInput(f"verification.idCheck: must be one of {', '.join(ID_CHECKS)}")
+        required = self.policy.business(business).assist.guarantor_required_consents
+        lacking = [c for c in required if c not in verification.consents]
+        if lacking:
+            raise InvalidInput(f"verification.consents: must include {', '.join(lacking)}")
+        return sorted(set(verification.consents))
 
     # --- steps 7-9 ------------------------------------------------------------------------
 
@@ -735,6 +903,7 @@ class KioskFlow:
             face_similarity=float(verification["face_similarity"]),
             id_check=verification["id_check"],
             blacklisted=int(row["blacklist_entries"] or 0) > 0,
+            account_status=row["status"],
             id_photo_captured=bool(verification.get("id_photo_captured")),
             relationship=paths,
             movement=_movement(row, row["status"], row["opened_at"], now),
@@ -746,41 +915,89 @@ class KioskFlow:
         )
         return evidence, sorted(categories)
 
+    def _hard_now(self, assessment: dict[str, Any], now: int) -> tuple[Item, ...]:
+        """The hard rules (blacklist, account status, ID known to the bank) checked again at
+        decision time: the applicant may have been listed or closed since the assessment."""
+        flags = {c: False for c in EVIDENCE_CATEGORIES}
+        rows = self._run(q.PERSON_EVIDENCE, {"id": assessment["customer_id"], **flags})
+        if not rows:
+            return (Item("HARD_ID_UNKNOWN", 0.0, {"customer_known": False}),)
+        evidence = CustomerEvidence(
+            now=now,
+            face_similarity=float(assessment["face_similarity"]),
+            id_check=assessment["id_check"],
+            blacklisted=int(rows[0]["blacklist_entries"] or 0) > 0,
+            account_status=rows[0]["status"],
+        )
+        # the graph model was heard at assess: here only the rules on the facts count
+        hard = hard_refusals(evidence, assessment["business"], self.policy)
+        return tuple(i for i in hard if not i.code.endswith("NO_MODEL"))
+
     def decide(self, actor: Actor, assessment_id: str) -> DecisionView:
-        """Steps 7-9: combine the applicant's and the confirmed guarantors' scores."""
-        found = self._assessment(assessment_id)
+        """Steps 7-9: combine the applicant's and the confirmed guarantors' scores. An expired
+        assessment is refused; the hard rules are checked again now."""
+        found = self._assessment(actor, assessment_id)
         if found["decision"] is not None:
-            return _decision_view(found["decision"])
+            decided = _decision_view(found["decision"])
+            self._audit(actor, "READ_DECISION", decided.customer_id, decided.id)
+            return decided
         assessment = found["assessment"]
         now = self.now()
         business = assessment["business"]
-        if assessment["outcome"] != "NEEDS_GUARANTOR":
-            allowed = assessment["outcome"] == "PROCEED"
+        threshold = float(assessment["threshold"])
+        if assessment["outcome"] == "REFUSED":
             return self._store_decision(
                 actor,
                 assessment,
-                now,
-                "ALLOW" if allowed else "REFUSE",
-                float(assessment["score"]),
-                float(assessment["threshold"]),
-                _items(assessment["items"]),
-                tuple(assessment["reasons"]),
-                (),
-                [],
-                [],
-                None,
+                self._decision_view(
+                    assessment,
+                    now,
+                    "REFUSE",
+                    float(assessment["score"]),
+                    threshold,
+                    _items(assessment["items"]),
+                    tuple(assessment["reasons"]),
+                ),
+            )
+        if assessment["expires_at"] <= now:
+            item = Item("ASSESSMENT_EXPIRED", 0.0, {"expired_at": assessment["expires_at"]})
+            return self._store_decision(
+                actor,
+                assessment,
+                self._decision_view(
+                    assessment, now, "REFUSE", 0.0, threshold, (item,), ("ASSESSMENT_EXPIRED",)
+                ),
+            )
+        if assessment["outcome"] == "PROCEED":
+            hard = self._hard_now(assessment, now)
+            items = hard or _items(assessment["items"])
+            reasons = tuple(i.code for i in hard) or tuple(assessment["reasons"])
+            return self._store_decision(
+                actor,
+                assessment,
+                self._decision_view(
+                    assessment,
+                    now,
+                    "REFUSE" if hard else "ALLOW",
+                    float(assessment["score"]),
+                    threshold,
+                    items,
+                    reasons,
+                ),
             )
         requests = found["requests"]
         pending = [r for r in requests if r["status"] == "PENDING" and r["expires_at"] > now]
         if pending:
             raise Conflict("a guarantor has not answered yet")
-        confirmed = [r for r in requests if r["status"] == "CONFIRMED"]
-        # the applicant is re-read now, under the consents that hold now
+        confirmed = [r for r in requests if r["status"] == "CONFIRMED" and _bound(r)]
+        # the applicant is re-read now, under the consents given at the kiosk for this request
+        # and those on record that still hold now
         consents = self._run(q.CUSTOMER_CONSENTS, {"id": assessment["customer_id"]})
         categories, consent_ids = usable_consents(
-            consents[0]["consents"] if consents else [], (), now
+            consents[0]["consents"] if consents else [],
+            assessment.get("kiosk_consents") or (),
+            now,
         )
-        categories |= {"face", "identity", "basic_info"}  # given at the kiosk for this request
         applicant = self._customer_evidence(
             AssessRequest(
                 assessment["customer_id"],
@@ -811,9 +1028,7 @@ class KioskFlow:
                 for n, g in enumerate(decision.guarantors)
                 for i in g.items
             )
-        ids = tuple(r["guarantor_id"] for r in confirmed)
-        return self._store_decision(
-            actor,
+        view = self._decision_view(
             assessment,
             now,
             str(decision.outcome),
@@ -821,16 +1036,26 @@ class KioskFlow:
             decision.threshold,
             items,
             decision.reasons,
-            ids,
+            confirmed,
+            ",".join(decision.model_versions) or None,
+        )
+        model_reads = (
+            [assessment["customer_id"], *(r["guarantor_id"] for r in confirmed)]
+            if decision.model_versions
+            else []
+        )
+        return self._store_decision(
+            actor,
+            assessment,
+            view,
             sorted(categories) + ([GRAPH_MODEL_READ] if decision.model_versions else []),
             consent_ids,
-            ",".join(decision.model_versions) or None,
             reads,
+            model_reads,
         )
 
-    def _store_decision(
+    def _decision_view(
         self,
-        actor: Actor,
         assessment: dict[str, Any],
         now: int,
         outcome: str,
@@ -838,57 +1063,101 @@ class KioskFlow:
         threshold: float,
         items: Sequence[Item],
         reasons: Sequence[str],
-        guarantor_ids: Sequence[str],
-        categories: list[str],
-        consent_ids: list[str],
-        model_version: str | None,
+        confirmed: Sequence[dict[str, Any]] = (),
+        model_version: str | None = None,
+    ) -> DecisionView:
+        return DecisionView(
+            _new_id("dec"),
+            assessment["id"],
+            assessment["customer_id"],
+            assessment["business"],
+            outcome,
+            score,
+            threshold,
+            tuple(items),
+            tuple(reasons),
+            tuple(r["guarantor_id"] for r in confirmed),
+            self.policy.version,
+            model_version,
+            now,
+            guarantor_handles=tuple(r.get("handle") or "" for r in confirmed),
+        )
+
+    def _store_decision(
+        self,
+        actor: Actor,
+        assessment: dict[str, Any],
+        view: DecisionView,
+        categories: Sequence[str] = (),
+        consent_ids: Sequence[str] = (),
         guarantor_reads: Sequence[dict[str, Any]] = (),
+        model_reads: Sequence[str] = (),
     ) -> DecisionView:
         rows = self._run(
             q.CREATE_DECISION,
             {
                 "assessment_id": assessment["id"],
                 "customer_id": assessment["customer_id"],
-                "id": _new_id("dec"),
-                "outcome": outcome,
-                "score": score,
-                "threshold": threshold,
-                "items": _items_json(items),
-                "reasons": list(reasons),
-                "guarantor_ids": list(guarantor_ids),
-                "vouch_ids": list(guarantor_ids) if outcome == "ALLOW" else [],
-                "policy_version": self.policy.version,
-                "model_version": model_version,
-                "now": now,
+                "id": view.id,
+                "outcome": view.outcome,
+                "score": view.score,
+                "threshold": view.threshold,
+                "items": _items_json(view.items),
+                "reasons": list(view.reasons),
+                "guarantor_ids": list(view.guarantor_ids),
+                "guarantor_handles": list(view.guarantor_handles),
+                "vouch_ids": list(view.guarantor_ids) if view.outcome == "ALLOW" else [],
+                "policy_version": view.policy_version,
+                "model_version": view.model_version,
+                "now": view.created_at,
                 "audit_id": _new_id("aud"),
                 "actor": actor.name,
-                "categories": categories,
-                "consent_ids": consent_ids,
+                "categories": list(categories),
+                "consent_ids": list(consent_ids),
                 "guarantor_reads": list(guarantor_reads),
+                "model_reads": list(model_reads),
             },
         )
         if not rows:
             raise NotFound(f"assessment {assessment['id']!r} not found")
         return _decision_view(rows[0]["decision"])
 
+    def _decision(self, actor: Actor, decision_id: str) -> dict[str, Any]:
+        """The stored decision; NOT_FOUND to a kiosk whose key did not create it."""
+        found = self._run(q.GET_DECISION, {"id": decision_id})
+        if not found or (actor.owns_only and found[0]["decision"].get("owner_key") != actor.key_id):
+            raise NotFound(f"decision {decision_id!r} not found")
+        return found[0]["decision"]
+
     def record_outcome(self, actor: Actor, decision_id: str, outcome: str) -> DecisionView:
-        """After the business: the outcome joins the guarantors' vouching history."""
+        """After the business: the outcome joins the guarantors' vouching history, once per
+        decision (a second report is a CONFLICT), audited with the reporter."""
         if outcome not in OUTCOMES:
             raise InvalidInput(f"outcome: must be one of {', '.join(OUTCOMES)}")
-        found = self._run(q.GET_DECISION, {"id": decision_id})
-        if not found:
-            raise NotFound(f"decision {decision_id!r} not found")
-        if found[0]["decision"]["outcome"] != "ALLOW":
+        decision = self._decision(actor, decision_id)
+        if decision["outcome"] != "ALLOW":
             raise Conflict("an outcome can only be recorded for an allowed business")
         rows = self._run(
-            q.RECORD_OUTCOME, {"id": decision_id, "outcome": outcome, "now": self.now()}
+            q.RECORD_OUTCOME,
+            {
+                "id": decision_id,
+                "outcome": outcome,
+                "now": self.now(),
+                "actor": actor.name,
+                "audit_id": _new_id("aud"),
+            },
         )
+        if not rows:
+            raise Conflict(f"decision {decision_id!r} already has an outcome")
         return _decision_view(rows[0]["decision"])
 
     # --- reads ----------------------------------------------------------------------------
 
-    def assessment(self, assessment_id: str) -> tuple[AssessmentView, list[AssistRequestView]]:
-        found = self._assessment(assessment_id)
+    def assessment(
+        self, actor: Actor, assessment_id: str
+    ) -> tuple[AssessmentView, list[AssistRequestView]]:
+        """An assessment with its candidates and requests (audited)."""
+        found = self._assessment(actor, assessment_id)
         a = found["assessment"]
         view = AssessmentView(
             a["id"],
@@ -899,19 +1168,44 @@ class KioskFlow:
             float(a["threshold"]),
             _items(a["items"]),
             tuple(a["reasons"] or ()),
-            (),
+            tuple(Candidate.from_stored(c) for c in json.loads(a.get("candidate_view") or "[]")),
             a["policy_version"],
             a.get("model_version"),
             a["created_at"],
             a["expires_at"],
         )
+        self._audit(actor, "READ_ASSESSMENT", view.customer_id, view.id)
         return view, [_request_view(r) for r in found["requests"]]
 
-    def decision(self, decision_id: str) -> DecisionView:
-        found = self._run(q.GET_DECISION, {"id": decision_id})
-        if not found:
-            raise NotFound(f"decision {decision_id!r} not found")
-        return _decision_view(found[0]["decision"])
+    def decision(self, actor: Actor, decision_id: str) -> DecisionView:
+        """A decision with every item and reason (audited)."""
+        view = _decision_view(self._decision(actor, decision_id))
+        self._audit(actor, "READ_DECISION", view.customer_id, view.id)
+        return view
+
+
+def _bound(request: dict[str, Any]) -> bool:
+    """Whether a confirmation's verification results belong to this request: its id, its
+    guarantor and its channel, as written when the guarantor answered."""
+    verification = json.loads(request.get("verification") or "{}")
+    bound = all(
+        verification.get(key) == request.get(field)
+        for key, field in (
+            ("request_id", "id"),
+            ("guarantor_id", "guarantor_id"),
+            ("channel", "channel"),
+        )
+    )
+    if not bound:
+        log.warning("a confirmation not bound to its request was ignored")
+    return bound
+
+
+def _channels(phones: int | None, devices: int | None) -> frozenset[str]:
+    """The channels that reach someone: SMS with a phone, MOBILE_BANKING with a device."""
+    return frozenset(
+        name for name, count in (("SMS", phones), ("MOBILE_BANKING", devices)) if count
+    )
 
 
 def _no_candidates(decision: Decision) -> Decision:
@@ -922,12 +1216,14 @@ def _no_candidates(decision: Decision) -> Decision:
 
 def _candidate(ranked: RankedCandidate, name: str) -> Candidate:
     return Candidate(
+        _new_id("cand"),
         ranked.facts.customer_id,
         mask_name(name),
         ranked.relationship,
         ranked.eligibility.eligible,
         ranked.eligibility.reasons,
         ranked.facts.paths,
+        tuple(ranked.channels),
     )
 
 
@@ -936,6 +1232,7 @@ def _request_view(r: dict[str, Any]) -> AssistRequestView:
         r["id"],
         r["assessment_id"],
         r["guarantor_id"],
+        r.get("handle") or "",
         r["channel"],
         r["status"],
         r["created_at"],
@@ -960,6 +1257,7 @@ def _decision_view(d: dict[str, Any]) -> DecisionView:
         d.get("model_version"),
         d["created_at"],
         d.get("reported_outcome"),
+        guarantor_handles=tuple(d.get("guarantor_handles") or ()),
     )
 
 

@@ -16,7 +16,7 @@ import pytest
 import uvicorn
 
 from api.app import Service, build_app, build_service
-from api.keys import create_key
+from api.keys import ROLES, create_key
 from etl.load import Loader
 from graph.settings import Settings
 from graph.store import GraphStore, open_store
@@ -43,7 +43,10 @@ CONSENTED = (
 
 
 def write_bank(folder: Path) -> None:
-    """Applicants A (low risk) and B (weak credit), their kin and friends, and C (no consents)."""
+    """Applicants A (low risk) and B (weak credit), their kin and friends, and C (no consents);
+    S (weak credit), whose relatives could stand behind S's own guarantee: S1 has only S's
+    phone, S2 uses S's tablet but has a phone of their own, S3, X and S move money in a ring,
+    S4's device is also used by X, who shares S's tablet."""
     people = [
         # id, name, birth, opened, status
         ("A", "Li Ming", "1985-04-01", "2012-01-01", "active"),
@@ -53,6 +56,15 @@ def write_bank(folder: Path) -> None:
         ("G2", "Sun Li", "1990-03-01", "2015-01-01", "active"),
         ("G3", "Qian Yu", "1975-03-01", "2026-11-01", "active"),  # account too new
         ("G4", "Zhou Bo", "1979-03-01", "2008-01-01", "closed"),
+        ("S", "Ma Lin", "1984-02-01", "2011-06-01", "active"),
+        ("S1", "Ma Hua", "1960-02-01", "2005-06-01", "active"),
+        ("S2", "Ma Jun", "1986-02-01", "2010-06-01", "active"),
+        ("S3", "Ma Qing", "1988-02-01", "2010-06-01", "active"),
+        ("S4", "Ma Rui", "1990-02-01", "2010-06-01", "active"),
+        ("X", "He Tao", "1990-02-01", "2010-06-01", "active"),
+        ("K", "Lu Yan", "1984-02-01", "2011-06-01", "active"),  # consents at the kiosk only
+        ("KG", "Lu Ping", "1982-02-01", "2009-06-01", "active"),
+        ("A2", "Xu Jing", "1985-04-01", "2012-01-01", "active"),  # another low-risk applicant
     ]
     rows = ["customer_id,name,id_number,gender,birth_date,address,city,opened_at,status"]
     rows += [f"{c},{n},ID{c},F,{b},1 Road,Haidu,{o},{s}" for c, n, b, o, s in people]
@@ -61,23 +73,39 @@ def write_bank(folder: Path) -> None:
         "src_id,dst_id,category,kind,source\n"
         "G1,B,KIN,spouse,bank\nB,G2,SOCIAL,friend,bank\nG3,B,KIN,sibling,bank\n"
         "G4,B,KIN,parent,bank\nG1,A,SOCIAL,colleague,bank\n"
+        "S1,S,KIN,parent,bank\nS2,S,KIN,sibling,bank\nS3,S,KIN,sibling,bank\n"
+        "S4,S,KIN,sibling,bank\nKG,K,KIN,spouse,bank\n"
     )
     transfers = ["transfer_id,src_id,dst_id,amount,ts"]
     for i, (src, dst) in enumerate(
-        [("A", "G1"), ("B", "G1"), ("G1", "B"), ("G2", "B"), ("C", "A"), ("G3", "B"), ("G4", "B")]
-    ):
+        [("A", "G1"), ("B", "G1"), ("G1", "B"), ("G2", "B"), ("C", "A"), ("G3", "B"), ("G4", "B"),
+         ("S", "S3"), ("S3", "X"), ("X", "S"), ("K", "KG"), ("A2", "G2")]
+    ):  # fmt: skip
         transfers.append(f"T{i},{src},{dst},{100 + i}.5,{_iso(10 + i)}")
     (folder / "transfers.csv").write_text("\n".join(transfers) + "\n")
+    own_phone = [c for c, *_r in people if c != "S1"]  # S1 has only S's phone
     (folder / "phones.csv").write_text(
         "customer_id,phone_number\n"
-        + "".join(f"{c},+86138000000{i:02d}\n" for i, (c, *_r) in enumerate(people))
+        + "".join(f"{c},+86138000000{i:02d}\n" for i, c in enumerate(own_phone))
+        + f"S1,+86138000000{own_phone.index('S'):02d}\n"
     )
+    (folder / "devices.csv").write_text(
+        "customer_id,device_id,model,first_seen,last_seen\n"
+        + "".join(
+            f"{c},{d},phone,2025-01-01,2026-11-01\n"
+            for c, d in [("S", "DEV-S"), ("S2", "DEV-S"), ("S3", "DEV-S3"), ("S4", "DEV-S4"),
+                         ("X", "DEV-S4"), ("X", "DEV-S"), ("G1", "DEV-G1"), ("G2", "DEV-G2"),
+                         ("KG", "DEV-KG")]
+        )
+    )  # fmt: skip
     (folder / "credit.csv").write_text(
         "customer_id,grade,score,as_of\nA,AAA,800,2026-01-01\nB,BB,600,2026-01-01\n"
         "G1,AAA,820,2026-01-01\nG2,AA,760,2026-01-01\nC,AAA,800,2026-01-01\n"
+        "S,BB,600,2026-01-01\nK,BB,600,2026-01-01\nKG,AAA,820,2026-01-01\n"
+        "A2,AAA,800,2026-01-01\n"
     )
     consents = ["consent_id,customer_id,category,granted,ts"]
-    for who in ("A", "B", "G1", "G2"):
+    for who in ("A", "B", "G1", "G2", "S", "KG", "A2"):
         consents += [f"K{who}{n},{who},{cat},true,2025-01-01" for n, cat in enumerate(CONSENTED)]
     (folder / "consents.csv").write_text("\n".join(consents) + "\n")
 
@@ -186,9 +214,8 @@ def api(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]
         store=store, policy=lenient_policy(), sender=LocalSender(log), scorer=None
     )
     service.flow.clock = clock
-    keys = {
-        role: create_key(store, role, f"test-{role}")[1] for role in ("kiosk", "analyst", "admin")
-    }
+    keys = {role: create_key(store, role, f"test-{role}")[1] for role in ROLES}
+    keys["kiosk2"] = create_key(store, "kiosk", "test-kiosk2")[1]
     with serving(service) as url:
         yield Api(url, service, store, keys, clock, log)
     store.clear()

@@ -32,51 +32,96 @@ def assess(
     return api.data(ASSESS, variables)["assess"]
 
 
-def outbox_link(api: Any, request_id: str) -> str:
-    """The link the local sender logged for a request (the dispatcher may be sending it)."""
+def outbox_message(api: Any, request_id: str) -> dict[str, Any]:
+    """What the local sender logged for a request (the dispatcher may be sending it)."""
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         api.service.dispatcher.dispatch_once()
         if api.outbox_log.exists():
             for line in api.outbox_log.read_text().splitlines():
                 message = json.loads(line)
-                if message["request_id"] == request_id:
-                    return message["link"]
+                if message.get("request_id") == request_id:
+                    return message
         time.sleep(0.02)
     raise AssertionError(f"no message for {request_id}")
+
+
+def outbox_link(api: Any, request_id: str) -> str:
+    return str(outbox_message(api, request_id)["link"])
+
+
+def handles(api: Any, assessment_id: str) -> dict[str, str]:
+    """Candidate id -> handle, as an analyst sees the assessment (a kiosk sees handles only)."""
+    found = api.data(
+        "query($id: ID!) { assessment(id: $id) { candidates { handle customerId } } }",
+        {"id": assessment_id},
+        role="analyst",
+    )["assessment"]["candidates"]
+    return {c["customerId"]: c["handle"] for c in found}
+
+
+def guarantor_of(api: Any, request_id: str) -> str:
+    """Who the request went to: the customer the mobile-banking backend has signed in."""
+    from graph import queries as q
+
+    return str(
+        api.store.run(q.GET_ASSIST_REQUEST, {"id": request_id})[0]["request"]["guarantor_id"]
+    )
 
 
 def token_of(link: str) -> str:
     return link.split("token=", 1)[1]
 
 
+GUARANTOR_CONSENTS = [
+    "FACE",
+    "IDENTITY",
+    "BASIC_INFO",
+    "TRANSACTIONS",
+    "CREDIT",
+    "VOUCHING_HISTORY",
+]
+
+
 def confirm(
-    api: Any, request_id: str, face: float = 0.95, accept: bool = True, token: str | None = None
+    api: Any,
+    request_id: str,
+    face: float = 0.95,
+    accept: bool = True,
+    token: str | None = None,
+    guarantor: str | None = None,
+    role: str = "mobile_banking",
+    consents: list[str] | None = None,
 ) -> Any:
-    token = token or token_of(outbox_link(api, request_id))
+    """The guarantor's answer as the mobile-banking backend sends it."""
+    message = outbox_message(api, request_id)
     verification = {
         "faceSimilarity": face,
         "idCheck": "MATCH",
         "idPhotoCaptured": True,
-        "consents": ["FACE", "IDENTITY", "TRANSACTIONS", "CREDIT", "VOUCHING_HISTORY"],
+        "consents": GUARANTOR_CONSENTS if consents is None else consents,
     }
     return api.gql(
         RESPOND,
         {
             "id": request_id,
-            "token": token,
+            "guarantor": guarantor or guarantor_of(api, request_id),
+            "token": token or token_of(message["link"]),
             "accept": accept,
             "verification": verification if accept else None,
         },
+        role=role,
     )
 
 
-def guarantor_flow(api: Any, guarantor: str = "G1") -> tuple[dict[str, Any], str]:
-    assessment = assess(api, "B", 0.72)
+def guarantor_flow(
+    api: Any, guarantor: str = "G1", customer: str = "B", channel: str | None = "SMS"
+) -> tuple[dict[str, Any], str]:
+    assessment = assess(api, customer, 0.72)
     assert assessment["outcome"] == "NEEDS_GUARANTOR", assessment
-    requests = api.data(
-        REQUEST, {"id": assessment["id"], "guarantors": [guarantor], "channel": "SMS"}
-    )["requestAssistedAuth"]
+    handle = handles(api, assessment["id"])[guarantor]
+    variables = {"id": assessment["id"], "guarantors": [handle], "channel": channel}
+    requests = api.data(REQUEST, variables)["requestAssistedAuth"]
     return assessment, requests[0]["id"]
 
 
@@ -113,17 +158,20 @@ def test_candidates_are_eligible_ranked_and_masked(api: Any) -> None:
     result = assess(api, "B", 0.72)
     assert result["outcome"] == "NEEDS_GUARANTOR"
     candidates = result["candidates"]
-    assert [c["customerId"] for c in candidates][:1] == ["G1"]  # spouse before friend
-    assert {c["customerId"] for c in candidates} == {"G1", "G2"}  # G3 too new, G4 closed
+    ids = handles(api, result["id"])
+    assert [c["handle"] for c in candidates][:1] == [ids["G1"]]  # spouse before friend
+    assert set(ids) == {"G1", "G2"}  # G3 too new, G4 closed
     spouse = candidates[0]
     assert spouse["relationship"] == "spouse" and spouse["displayName"] == "W*** W**"
     assert spouse["paths"][0]["type"] == "KIN"
     body = json.dumps(result)
     assert "IDG1" not in body and "+86" not in body and "Wang Wei" not in body
+    assert '"G1"' not in body and '"G2"' not in body  # no customer id reaches a kiosk
     direct = api.data(
         """query($id: ID!) { candidateGuarantors(customerId: $id,
         business: CROSS_BORDER_TRANSFER, first: 1) { customerId relationship } }""",
         {"id": "B"},
+        role="analyst",
     )["candidateGuarantors"]
     assert direct == [{"customerId": "G1", "relationship": "spouse"}]
 
@@ -134,7 +182,7 @@ def test_guarantor_confirms_and_the_business_is_allowed(api: Any) -> None:
     assert response.json()["data"]["respondAssistedAuth"]["status"] == "CONFIRMED"
     decision = api.data(DECIDE, {"id": assessment["id"]})["decide"]
     assert decision["outcome"] == "ALLOW" and decision["reasons"] == ["COMBINED_BELOW_T2"]
-    assert decision["guarantorIds"] == ["G1"]
+    assert decision["guarantors"] == [handles(api, assessment["id"])["G1"]]
     assert decision["score"]["total"] < decision["score"]["threshold"]
     again = api.data(DECIDE, {"id": assessment["id"]})["decide"]
     assert again["id"] == decision["id"]  # deciding twice returns the first decision
@@ -209,7 +257,7 @@ def test_a_guarantor_not_offered_cannot_be_asked(api: Any) -> None:
     assessment = assess(api, "B", 0.72)
     body = api.gql(REQUEST, {"id": assessment["id"], "guarantors": ["G4"]}).json()
     assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
-    assert "not an offered candidate" in body["errors"][0]["message"]
+    assert "not a candidate of this assessment" in body["errors"][0]["message"]
 
 
 def test_no_key_is_401_and_a_wrong_role_is_403(api: Any) -> None:
@@ -303,6 +351,6 @@ def test_a_reported_fraud_joins_the_vouching_history_and_bars_the_guarantor(api:
     summary = api.data('query { customer(id: "G1") { badVouchOutcomes } }', role="analyst")
     assert summary["customer"]["badVouchOutcomes"] == 1
     again = assess(api, "B", 0.72)
-    assert "G1" not in [c["customerId"] for c in again["candidates"]]
-    corrected = api.gql(RECORD, {"id": decision["id"], "outcome": "NO_ISSUE"}).json()
-    assert corrected["data"]["recordOutcome"]["reportedOutcome"] == "NO_ISSUE"  # a correction
+    assert "G1" not in handles(api, again["id"])
+    twice = api.gql(RECORD, {"id": decision["id"], "outcome": "NO_ISSUE"}, role="analyst").json()
+    assert twice["errors"][0]["extensions"]["code"] == "CONFLICT"  # once per decision
