@@ -319,8 +319,7 @@ def cmd_outbox(args: argparse.Namespace) -> int:
             "guarantor_id": m["guarantor_id"],
             "channel": m["channel"],
             "status": m["status"],
-            "attempts": m.get("attempts", 0),
-            "link": m.get("link"),
+            "attempts": m.get("attempts") or 0,
             "created_at": m["created_at"],
         }
         for m in rows

@@ -11,8 +11,8 @@ delivery problem). Two senders:
   ``Idempotency-Key`` is the message id, so a retry after a lost response is not sent twice.
   Connection errors, timeouts, 429 and 5xx are retried with exponential backoff and jitter
   (``Retry-After`` honoured, capped at ``max_delay_s``); any other 4xx is ``REJECTED`` at once.
-- :class:`LocalSender`, for development, appends one JSON line per message (link included) to a
-  log file.
+- :class:`LocalSender`, for development only, appends one JSON line per message (link included)
+  to a log file readable by its owner only, after a first line that says so.
 
 :func:`sender_from_settings` picks one from the environment:
 
@@ -29,6 +29,7 @@ gateway's response body appear in a result's ``detail``, in a ``repr`` or in log
 from __future__ import annotations
 
 import email.utils
+import errno
 import hashlib
 import hmac
 import http.client
@@ -37,6 +38,7 @@ import logging
 import os
 import random
 import ssl
+import stat
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -54,11 +56,13 @@ except ImportError:  # pragma: no cover
 
 __all__ = [
     "CHANNELS",
+    "LOCAL_LOG_WARNING",
     "LocalSender",
     "OutboxMessage",
     "SendResult",
     "Sender",
     "WebhookSender",
+    "redact",
     "sender_from_settings",
     "sign",
     "verify_signature",
@@ -157,7 +161,7 @@ def verify_signature(
 # --- helpers ----------------------------------------------------------------------------------
 
 
-def _redact(detail: str, message: OutboxMessage) -> str:
+def redact(detail: str, message: OutboxMessage) -> str:
     """Remove the link, its query values (the token) and the text from a detail string."""
     secrets = [message.link, message.text]
     try:
@@ -283,6 +287,12 @@ class WebhookSender:
             f"max_attempts={self.max_attempts}, timeout_s={self.timeout_s})"
         )
 
+    @property
+    def worst_case_s(self) -> float:
+        """The longest one ``send`` takes when every attempt times out after the longest wait
+        (what an outbox lease must outlast)."""
+        return self.max_attempts * self.timeout_s + (self.max_attempts - 1) * self.max_delay_s
+
     # The body and headers are public helpers so a gateway stub can reproduce them.
     @staticmethod
     def body(message: OutboxMessage) -> bytes:
@@ -367,7 +377,7 @@ class WebhookSender:
                 message.message_id,
                 attempts,
                 self.max_attempts,
-                _redact(outcome.detail, message),
+                redact(outcome.detail, message),
                 delay,
             )
             self._sleep(delay)
@@ -380,7 +390,7 @@ class WebhookSender:
         detail: str,
         gateway_id: str | None = None,
     ) -> SendResult:
-        detail = _redact(detail, message)
+        detail = redact(detail, message)
         level = logging.INFO if status == "DELIVERED" else logging.WARNING
         log.log(
             level,
@@ -465,13 +475,22 @@ def _gateway_id(raw: bytes) -> str | None:
 
 # --- local ------------------------------------------------------------------------------------
 
+LOCAL_LOG_WARNING = (
+    "VouchGraph DEVELOPMENT outbox log: it holds live one-time links (tokens); "
+    "the local sender must not be used in production."
+)
+# The first line of the log, JSON like every other line (readers skip it: no request id).
+_LOG_HEADER = (json.dumps({"request_id": None, "warning": LOCAL_LOG_WARNING}) + "\n").encode()
+
 
 class LocalSender:
-    """For development: appends one JSON line per message (link included) to a log file.
+    """For development only: appends one JSON line per message (link included) to a log file.
 
-    Each line is written with a single ``write`` on a file opened in append mode, under an
-    exclusive ``flock`` where available, so lines from threads and processes never interleave.
-    The file is created readable by its owner only (it holds live tokens).
+    The log holds live one-time links, so it is created with mode 0600 (a wider existing file
+    is tightened, or refused when it cannot be), its first line is a JSON header saying what it
+    is, and constructing the sender logs a warning. Each line is written with a single
+    ``write`` on a file opened in append mode, under an exclusive ``flock`` where available, so
+    lines from threads and processes never interleave.
     """
 
     name = "local"
@@ -480,12 +499,37 @@ class LocalSender:
         self.path = Path(path)
         self._clock = clock
         self._lock = threading.Lock()
+        self._tighten_existing()
+        log.warning(
+            "the local outbox sender is for development only: %s holds live one-time links; "
+            "set VOUCHGRAPH_SENDER=webhook in production",
+            self.path,
+        )
 
     def __repr__(self) -> str:
         return f"LocalSender(path={str(self.path)!r})"
 
+    def _tighten_existing(self) -> None:
+        """Make an existing log owner-only now; ``ConfigError`` when that cannot be done."""
+        try:
+            fd = os.open(self.path, os.O_RDONLY | _NO_FOLLOW_NO_BLOCK)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise ConfigError(
+                    "VOUCHGRAPH_SENDER_LOG: refused: the outbox log is a symbolic link"
+                ) from None
+            return  # absent, or unreachable: each send reports what stands in its way
+        try:
+            problem = _owner_only(fd)
+        finally:
+            os.close(fd)
+        if problem is not None:
+            raise ConfigError(f"VOUCHGRAPH_SENDER_LOG: {problem}")
+
     def send(self, message: OutboxMessage) -> SendResult:
         """Append the message to the log file; ``DELIVERED`` unless the file cannot be written."""
+        if self._clock() * 1000 >= message.expires_at:
+            return SendResult(False, 0, "FAILED", "link expired before delivery", None)
         record = {
             "logged_at": int(self._clock() * 1000),
             "message_id": message.message_id,
@@ -501,20 +545,53 @@ class LocalSender:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with self._lock:
-                fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+                fd = os.open(self.path, _LOG_FLAGS, 0o600)
                 try:
                     if fcntl is not None:
                         fcntl.flock(fd, fcntl.LOCK_EX)
-                    view = memoryview(line)
-                    while view:
-                        written = os.write(fd, view)
-                        view = view[written:]
+                    problem = _owner_only(fd)
+                    if problem is not None:
+                        return SendResult(False, 0, "FAILED", problem, None)
+                    if os.fstat(fd).st_size == 0:
+                        _write_all(fd, _LOG_HEADER)
+                    _write_all(fd, line)
                 finally:
                     os.close(fd)  # also releases the flock
         except OSError as exc:
             detail = f"cannot write the outbox log: {exc.strerror or type(exc).__name__}"
             return SendResult(False, 1, "FAILED", detail, None)
         return SendResult(True, 1, "DELIVERED", "written to the local outbox log", None)
+
+
+# a symbolic link in place of the log is refused rather than followed, and a FIFO never blocks
+# a send (where the OS can)
+_NO_FOLLOW_NO_BLOCK = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+_LOG_FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CREAT | _NO_FOLLOW_NO_BLOCK
+
+
+def _owner_only(fd: int) -> str | None:
+    """Make an open log file owner-only; a reason to refuse it when that cannot be done."""
+    if os.name != "posix":  # pragma: no cover
+        return None
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        return "refused: the outbox log is not a regular file"
+    if info.st_mode & 0o077:
+        try:
+            os.fchmod(fd, 0o600)
+        except OSError:
+            return (
+                f"refused: the outbox log is readable by others (mode "
+                f"{stat.S_IMODE(info.st_mode):o}) and cannot be made owner-only"
+            )
+    return None
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
 
 
 # --- settings ---------------------------------------------------------------------------------

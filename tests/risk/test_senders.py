@@ -23,6 +23,7 @@ import pytest
 
 from graph.errors import ConfigError
 from risk.senders import (
+    LOCAL_LOG_WARNING,
     LocalSender,
     OutboxMessage,
     Sender,
@@ -442,7 +443,8 @@ def test_local_sender_appends_a_json_line_with_the_link(tmp_path: Path) -> None:
 
     assert first.delivered and first.status == "DELIVERED" and first.attempts == 1
     assert second.delivered
-    lines = path.read_text(encoding="utf-8").splitlines()
+    header, *lines = path.read_text(encoding="utf-8").splitlines()
+    assert json.loads(header) == {"request_id": None, "warning": LOCAL_LOG_WARNING}
     assert len(lines) == 2
     records = [json.loads(line) for line in lines]
     assert records[0]["link"] == LINK
@@ -470,8 +472,10 @@ def test_local_sender_lines_stay_whole_across_threads(tmp_path: Path) -> None:
     for t in threads:
         t.join()
 
-    ids = {json.loads(line)["message_id"] for line in path.read_text().splitlines()}
-    assert len(ids) == 160
+    header, *lines = path.read_text().splitlines()
+    assert json.loads(header)["warning"] == LOCAL_LOG_WARNING  # one header, first
+    ids = {json.loads(line)["message_id"] for line in lines}
+    assert len(ids) == 160 and len(lines) == 160
 
 
 def test_local_sender_reports_an_unwritable_log(tmp_path: Path) -> None:
@@ -481,6 +485,53 @@ def test_local_sender_reports_an_unwritable_log(tmp_path: Path) -> None:
     result = LocalSender(blocker / "outbox.log").send(message())
 
     assert result.status == "FAILED" and not result.delivered
+
+
+def test_local_sender_warns_once_that_it_is_for_development(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="risk.senders")
+    sender = LocalSender(tmp_path / "outbox.log")
+    sender.send(message())
+    sender.send(message(message_id="msg-0002"))
+
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "development only" in warnings[0].getMessage()
+    assert TOKEN not in caplog.text and TEXT not in caplog.text
+
+
+@pytest.mark.skipif(os.name != "posix", reason="file modes are POSIX")
+def test_local_sender_tightens_an_existing_log_readable_by_others(tmp_path: Path) -> None:
+    path = tmp_path / "outbox.log"
+    path.write_text("")
+    path.chmod(0o644)
+
+    sender = LocalSender(path)
+    assert path.stat().st_mode & 0o777 == 0o600
+    path.chmod(0o644)  # widened again behind the sender's back
+    result = sender.send(message())
+
+    assert result.delivered and path.stat().st_mode & 0o777 == 0o600
+
+
+@pytest.mark.skipif(os.name != "posix", reason="symbolic links and O_NOFOLLOW are POSIX")
+def test_local_sender_refuses_a_log_that_is_a_symbolic_link(tmp_path: Path) -> None:
+    target = tmp_path / "elsewhere.log"
+    target.write_text("")
+    link = tmp_path / "outbox.log"
+    link.symlink_to(target)
+
+    with pytest.raises(ConfigError, match="VOUCHGRAPH_SENDER_LOG"):
+        LocalSender(link)
+    assert target.read_text() == ""
+
+
+def test_local_sender_does_not_log_an_expired_link(tmp_path: Path) -> None:
+    path = tmp_path / "outbox.log"
+
+    result = LocalSender(path).send(message(expires_at=int(time.time() * 1000) - 1))
+
+    assert result.status == "FAILED" and result.attempts == 0 and not path.exists()
 
 
 # --- settings ---------------------------------------------------------------------------------
