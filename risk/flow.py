@@ -1024,7 +1024,7 @@ class KioskFlow:
         items = decision.hard + decision.score.items
         if decision.score is not decision.customer:
             items += decision.customer.items + tuple(
-                Item(i.code, i.points, {**i.evidence, "guarantor_id": confirmed[n]["guarantor_id"]})
+                replace(i, evidence={**i.evidence, "guarantor_id": confirmed[n]["guarantor_id"]})
                 for n, g in enumerate(decision.guarantors)
                 for i in g.items
             )

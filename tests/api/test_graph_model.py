@@ -15,7 +15,9 @@ from tests_api_support import DECIDE
 from ml.serving import OnlineScorer, load_version
 from risk.policy import load_policy, without_model_policy
 
-DECIDE_WITH_EVIDENCE = DECIDE.replace("items { code points }", "items { code points evidence }")
+ANALYST_ASSESSMENT = "query($id: ID!) { assessment(id: $id) { score { items { code evidence } } } }"
+ANALYST_DECISION = """query($id: ID!) { decision(id: $id) {
+  id score { items { code points evidence } } } }"""
 
 
 @contextlib.contextmanager
@@ -43,6 +45,9 @@ def test_decide_scores_the_applicant_and_the_pair_online(api: Any, trained_model
         assert item["code"] == "GRAPH_RISK", item
         assert item["evidence"]["model_version"] == result.version
         assert 0 <= item["evidence"]["probability"] <= 1
+        assert "neighbours" not in item["evidence"]  # other customers: never to a kiosk
+        full = api.data(ANALYST_ASSESSMENT, {"id": first["id"]}, role="analyst")["assessment"]
+        item = next(i for i in full["score"]["items"] if i["code"] == "GRAPH_RISK")
         assert {"relations", "neighbours"} <= set(item["evidence"])
         assert set(item["evidence"]["relations"]) <= {
             "kin",
@@ -56,7 +61,8 @@ def test_decide_scores_the_applicant_and_the_pair_online(api: Any, trained_model
 
         assessment, request_id = guarantor_flow(api)
         confirm(api, request_id)
-        decision = api.data(DECIDE_WITH_EVIDENCE, {"id": assessment["id"]})["decide"]
+        decided = api.data(DECIDE, {"id": assessment["id"]})["decide"]
+        decision = api.data(ANALYST_DECISION, {"id": decided["id"]}, role="analyst")["decision"]
     guarantor_items = [
         i
         for i in decision["score"]["items"]
@@ -70,6 +76,8 @@ def test_decide_scores_the_applicant_and_the_pair_online(api: Any, trained_model
     trail = [r["event"] for r in api.store.run(q.AUDIT_TRAIL, {"subject_id": "B", "limit": 1000})]
     decided = [e for e in trail if e["action"] == "DECIDE" and e["reference"] == decision["id"]]
     assert "graph_model" in decided[0]["categories"]
+    model_reads = [e for e in trail if e["action"] == "GRAPH_MODEL_READ"]
+    assert {e["reference"] for e in model_reads} >= {assessment["id"], decision["id"]}
 
 
 def test_no_model_promoted_refuses_and_says_why(api: Any) -> None:
