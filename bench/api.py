@@ -76,8 +76,10 @@ GUARANTOR_VERIFICATION = {
     "faceSimilarity": 0.95,
     "idCheck": "MATCH",
     "idPhotoCaptured": True,
-    "consents": ["FACE", "IDENTITY", "TRANSACTIONS", "CREDIT", "VOUCHING_HISTORY"],
+    "consents": ["FACE", "IDENTITY", "BASIC_INFO", "TRANSACTIONS", "CREDIT", "VOUCHING_HISTORY"],
 }
+# The mobile-banking backend's and an analyst's keys, made at setup (the kiosk's is per client).
+KEYS: dict[str, str] = {}
 # reason codes of a fail-closed answer (api.context._reason): the service failed, count it
 FAIL_CLOSED = {"SERVICE_UNAVAILABLE", "DEADLINE_EXCEEDED", "INTERNAL_ERROR"}
 TOKEN_TIMEOUT_S = 10.0
@@ -261,7 +263,7 @@ class OutboxTail:
         self._lock = threading.Lock()
         self._file: Any = None
         self._partial = b""
-        self._tokens: dict[str, str] = {}
+        self._tokens: dict[str, tuple[str, str]] = {}
 
     def _read(self) -> None:
         if self._file is None:
@@ -277,9 +279,13 @@ class OutboxTail:
         for line in lines:
             if line.strip():
                 record = json.loads(line)
-                self._tokens[record["request_id"]] = record["link"].split("token=", 1)[1]
+                if record.get("request_id") is None:  # the development log's header
+                    continue
+                token = record["link"].split("token=", 1)[1]
+                self._tokens[record["request_id"]] = (token, record["recipient_customer_id"])
 
-    def wait(self, request_id: str, timeout: float = TOKEN_TIMEOUT_S) -> str | None:
+    def wait(self, request_id: str, timeout: float = TOKEN_TIMEOUT_S) -> tuple[str, str] | None:
+        """(token, guarantor id) of a request once its message is in the log."""
         deadline = time.monotonic() + timeout
         while True:
             with self._lock:
@@ -300,12 +306,16 @@ class OutboxTail:
 
 
 def gql(
-    client: httpx.Client, query: str, variables: dict[str, Any]
+    client: httpx.Client, query: str, variables: dict[str, Any], key: str | None = None
 ) -> tuple[dict[str, Any] | None, str | None, float]:
-    """(data, error, seconds): any non-200 answer or GraphQL error is an error."""
+    """(data, error, seconds): any non-200 answer or GraphQL error is an error. `key`: send
+    with that key instead of the client's (the analyst's, the mobile-banking backend's)."""
+    headers = {"Authorization": f"Bearer {key}"} if key else None
     started = time.perf_counter()
     try:
-        response = client.post("/graphql", json={"query": query, "variables": variables})
+        response = client.post(
+            "/graphql", json={"query": query, "variables": variables}, headers=headers
+        )
     except httpx.HTTPError as exc:
         return None, f"http {type(exc).__name__}", time.perf_counter() - started
     seconds = time.perf_counter() - started
@@ -337,10 +347,14 @@ def run_flow(
     rng: random.Random,
     with_candidates: bool = False,
 ) -> Flow:
+    """One whole flow: the kiosk's steps with the client's key, the guarantor's answer with the
+    mobile-banking backend's, the candidates' read (phase A) with an analyst's."""
     flow = Flow()
 
-    def step(name: str, query: str, variables: dict[str, Any]) -> dict[str, Any] | None:
-        data, error, seconds = gql(client, query, variables)
+    def step(
+        name: str, query: str, variables: dict[str, Any], key: str | None = None
+    ) -> dict[str, Any] | None:
+        data, error, seconds = gql(client, query, variables, key)
         if error is not None:
             flow.status, flow.detail = "error", f"{name}: {error}"
             return None
@@ -348,7 +362,12 @@ def run_flow(
         return data
 
     if with_candidates:
-        found = step("candidateGuarantors", CANDIDATES, {"id": customer, "business": BUSINESS})
+        found = step(
+            "candidateGuarantors",
+            CANDIDATES,
+            {"id": customer, "business": BUSINESS},
+            KEYS["analyst"],
+        )
         if found is None:
             return flow
     assess_input = {
@@ -370,29 +389,31 @@ def run_flow(
     if assessment["outcome"] != "NEEDS_GUARANTOR" or not assessment["candidates"]:
         flow.status, flow.detail = "skipped", f"{assessment['outcome']} {reasons[0]}"
         return flow
-    guarantor = rng.choice(assessment["candidates"])["customerId"]
+    candidate = rng.choice(assessment["candidates"])
     data = step(
         "requestAssistedAuth",
         REQUEST,
-        {"id": assessment["id"], "guarantors": [guarantor], "channel": "SMS"},
+        {"id": assessment["id"], "guarantors": [candidate["handle"]]},
     )
     if data is None:
         return flow
     request_id = data["requestAssistedAuth"][0]["id"]
     started = time.perf_counter()
-    token = tail.wait(request_id)
+    delivered = tail.wait(request_id)
     flow.token_wait_s = time.perf_counter() - started
-    if token is None:
+    if delivered is None:
         flow.status = "error"
         flow.detail = f"outbox: no message within {TOKEN_TIMEOUT_S:.0f} s"
         return flow
+    token, guarantor = delivered
     variables = {
         "id": request_id,
+        "guarantor": guarantor,
         "token": token,
         "accept": True,
         "verification": GUARANTOR_VERIFICATION,
     }
-    data = step("respondAssistedAuth", RESPOND, variables)
+    data = step("respondAssistedAuth", RESPOND, variables, KEYS["mobile_banking"])
     if data is None:
         return flow
     if data["respondAssistedAuth"]["status"] != "CONFIRMED":
@@ -884,6 +905,8 @@ def main() -> int:
             print(f"note: {note}", flush=True)
         print(f"load: {json.dumps(results['load'])}", flush=True)
         key = create_key(store, "kiosk", "bench-kiosk")[1]
+        for role in ("mobile_banking", "analyst"):
+            KEYS[role] = create_key(store, role, f"bench-{role}")[1]
 
         related = kin_customers(folder)
         random.Random(SEED).shuffle(related)
