@@ -634,7 +634,8 @@ PERSON_EVIDENCE = _q(
 # use to stand behind their own guarantor is read too: phones and devices the two share (a
 # request is never sent on those), a third customer whose device or phone links the two (a
 # household device cluster), and a cycle of transfers through a third customer that holds both
-# (a transfer ring; money simply going both ways between relatives is not one).
+# (a transfer ring; money simply going both ways between relatives is not one); and whether the
+# "relative" is the applicant under a second customer record (the same ID number).
 RELATED_CUSTOMERS = _q(
     "related_customers",
     """
@@ -664,12 +665,13 @@ RELATED_CUSTOMERS = _q(
          shared_devices, count(x) AS cluster_links
     OPTIONAL MATCH ring = (c)-[:TRANSFERRED*1..2]->(g)-[:TRANSFERRED*1..2]->(c)
     WHERE length(ring) >= 3
-    WITH g, ties, blacklist_entries, vouches, phones, shared_phones, devices, shared_devices,
-         cluster_links, count(ring) AS ring_paths
+    WITH c, g, ties, blacklist_entries, vouches, phones, shared_phones, devices,
+         shared_devices, cluster_links, count(ring) AS ring_paths
     RETURN g.id AS id, g.name AS name, g.status AS status, g.opened_at AS opened_at,
            g.credit_grade AS credit_grade, g.graph_risk AS graph_risk, ties,
            blacklist_entries, vouches, phones, shared_phones, devices, shared_devices,
-           cluster_links > 0 AS device_cluster, ring_paths > 0 AS transfer_ring
+           cluster_links > 0 AS device_cluster, ring_paths > 0 AS transfer_ring,
+           g.id_number IS NOT NULL AND g.id_number = c.id_number AS same_person
     """,
     {"id": "C1", "limit": 50},
 )

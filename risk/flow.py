@@ -67,6 +67,7 @@ T = TypeVar("T")
 GRAPH_MODEL_READ = "graph_model"
 NO_MODEL = "NO_MODEL_PROMOTED"  # why there is no graph risk when no scorer is given
 MAX_TOKEN_FAILURES = 3  # wrong tokens (or guarantors) before a request is locked
+IDENTITY_REFUSALS = ("HARD_FACE_MISMATCH", "HARD_ID_UNKNOWN", "HARD_ID_CHIP_MISMATCH")
 
 
 class GraphRiskResult(Protocol):
@@ -455,6 +456,15 @@ class KioskFlow:
                 request, now, "REFUSED", 0.0, business.t1, (item,), ("CONSENT_MISSING",)
             )
             return self._store_assessment(actor, request, view, [], consent_ids, False)
+        identity = self._identity_refusals(request, now)
+        if identity:  # not the customer, or not a known ID: nothing of theirs is read
+            reasons = tuple(i.code for i in identity)
+            view = self._assessment_view(
+                request, now, "REFUSED", 0.0, business.t1, identity, reasons
+            )
+            return self._store_assessment(
+                actor, request, view, ["face", "identity"], consent_ids, False
+            )
         evidence = self._customer_evidence(request, categories, now)
         decision = first_decision(evidence, request.business, self.policy)
         candidates: tuple[Candidate, ...] = ()
@@ -479,6 +489,18 @@ class KioskFlow:
         return self._store_assessment(
             actor, request, view, read, consent_ids, bool(decision.model_versions)
         )
+
+    def _identity_refusals(self, request: AssessRequest, now: int) -> tuple[Item, ...]:
+        """The hard rules on the kiosk's own identity checks (face match, ID card), decided
+        before any of the customer's data is read."""
+        probe = CustomerEvidence(
+            now=now,
+            face_similarity=request.face_similarity,
+            id_check=request.id_check,
+            blacklisted=False,
+        )
+        hard = hard_refusals(probe, request.business, self.policy)
+        return tuple(i for i in hard if i.code in IDENTITY_REFUSALS)
 
     def _assessment_view(
         self,
@@ -615,7 +637,7 @@ class KioskFlow:
                     paths=paths,
                     status=row["status"] or "closed",
                     blacklisted=int(row["blacklist_entries"] or 0) > 0,
-                    is_self=row["id"] == customer_id,
+                    is_self=row["id"] == customer_id or bool(row["same_person"]),
                     channels=_channels(row["phones"], row["devices"]),
                     shared_channels=_channels(row["shared_phones"], row["shared_devices"]),
                     device_cluster=bool(row["device_cluster"]),

@@ -46,7 +46,7 @@ def write_bank(folder: Path) -> None:
     """Applicants A (low risk) and B (weak credit), their kin and friends, and C (no consents);
     S (weak credit), whose relatives could stand behind S's own guarantee: S1 has only S's
     phone, S2 uses S's tablet but has a phone of their own, S3, X and S move money in a ring,
-    S4's device is also used by X, who shares S's tablet."""
+    S4's device is also used by X, who shares S's tablet; S5 is S under a second record."""
     people = [
         # id, name, birth, opened, status
         ("A", "Li Ming", "1985-04-01", "2012-01-01", "active"),
@@ -62,19 +62,24 @@ def write_bank(folder: Path) -> None:
         ("S3", "Ma Qing", "1988-02-01", "2010-06-01", "active"),
         ("S4", "Ma Rui", "1990-02-01", "2010-06-01", "active"),
         ("X", "He Tao", "1990-02-01", "2010-06-01", "active"),
+        ("S5", "Ma Lin", "1984-02-01", "2003-06-01", "active"),  # S again, under a 2nd record
         ("K", "Lu Yan", "1984-02-01", "2011-06-01", "active"),  # consents at the kiosk only
         ("KG", "Lu Ping", "1982-02-01", "2009-06-01", "active"),
         ("A2", "Xu Jing", "1985-04-01", "2012-01-01", "active"),  # another low-risk applicant
     ]
     rows = ["customer_id,name,id_number,gender,birth_date,address,city,opened_at,status"]
-    rows += [f"{c},{n},ID{c},F,{b},1 Road,Haidu,{o},{s}" for c, n, b, o, s in people]
+    id_numbers = {"S5": "IDS"}
+    rows += [
+        f"{c},{n},{id_numbers.get(c, 'ID' + c)},F,{b},1 Road,Haidu,{o},{s}"
+        for c, n, b, o, s in people
+    ]
     (folder / "customers.csv").write_text("\n".join(rows) + "\n")
     (folder / "relations.csv").write_text(
         "src_id,dst_id,category,kind,source\n"
         "G1,B,KIN,spouse,bank\nB,G2,SOCIAL,friend,bank\nG3,B,KIN,sibling,bank\n"
         "G4,B,KIN,parent,bank\nG1,A,SOCIAL,colleague,bank\n"
         "S1,S,KIN,parent,bank\nS2,S,KIN,sibling,bank\nS3,S,KIN,sibling,bank\n"
-        "S4,S,KIN,sibling,bank\nKG,K,KIN,spouse,bank\n"
+        "S4,S,KIN,sibling,bank\nKG,K,KIN,spouse,bank\nS5,S,KIN,sibling,bank\n"
     )
     transfers = ["transfer_id,src_id,dst_id,amount,ts"]
     for i, (src, dst) in enumerate(

@@ -129,6 +129,7 @@ def test_a_relative_behind_the_applicants_own_phone_device_or_money_is_not_offer
     assert by_id["S2"]["eligible"] and by_id["S2"]["channels"] == ["SMS"]  # not S's tablet
     assert "CANDIDATE_TRANSFER_RING" in by_id["S3"]["reasons"]
     assert "CANDIDATE_DEVICE_CLUSTER" in by_id["S4"]["reasons"]
+    assert "CANDIDATE_IS_SELF" in by_id["S5"]["reasons"]  # the same ID number
     assessment = assess(api, "S", 0.72)
     assert assessment["outcome"] == "NEEDS_GUARANTOR", assessment
     offered = handles(api, assessment["id"])
@@ -140,6 +141,14 @@ def test_a_relative_behind_the_applicants_own_phone_device_or_money_is_not_offer
     assert error_code(on_shared) == "BAD_USER_INPUT"
     sent = api.data(REQUEST, {"id": assessment["id"], "guarantors": [offered["S2"]]})
     assert sent["requestAssistedAuth"][0]["channel"] == "SMS"
+
+
+def test_a_failed_identity_check_reads_nothing_of_the_customer(api: Any) -> None:
+    result = assess(api, "B", 0.3)
+    assert result["reasons"] == ["HARD_FACE_MISMATCH"]
+    assert [i["code"] for i in result["score"]["items"]] == ["HARD_FACE_MISMATCH"]
+    event = next(e for e in trail(api, "B") if e["reference"] == result["id"])
+    assert event["action"] == "ASSESS" and event["categories"] == ["face", "identity"]
 
 
 # --- 4. missing data never helps --------------------------------------------------------------
