@@ -29,6 +29,13 @@ mutation($id: ID!, $guarantors: [ID!]!, $channel: Channel) {
   }
 }"""
 
+ASSIST_DETAILS = """
+query($id: ID!, $guarantor: ID!, $token: String!) {
+  assistRequest(requestId: $id, guarantorId: $guarantor, token: $token) {
+    id business applicantDisplayName relationship channel status expiresAt
+  }
+}"""
+
 RESPOND = """
 mutation($id: ID!, $guarantor: ID!, $token: String!, $accept: Boolean!,
          $verification: GuarantorVerificationInput) {

@@ -129,6 +129,19 @@ class AssistRequest:
     responded_at: float | None
 
 
+@strawberry.type(description="What a guarantor is asked to confirm (mobile-banking screen).")
+class AssistRequestDetails:
+    id: strawberry.ID
+    business: Business
+    applicant_display_name: str = strawberry.field(description="Masked, e.g. W*** F***.")
+    relationship: str = strawberry.field(
+        description="What the guarantor is to the applicant in the bank's records, e.g. parent."
+    )
+    channel: Channel
+    status: str
+    expires_at: float
+
+
 @strawberry.type
 class Assessment:
     id: strawberry.ID
@@ -325,6 +338,31 @@ class Query:
     async def decision(self, info: Info[Context, None], id: strawberry.ID) -> Decision:
         ctx = allow(info, READERS)
         return decision_type(await ctx.call(ctx.flow.decision, ctx.actor, str(id)), ctx.sees_all)
+
+    @strawberry.field(
+        description="For the mobile-banking backend: what the signed-in guarantor is asked to "
+        "confirm (the link's token and the guarantor must match the request)."
+    )
+    async def assist_request(
+        self,
+        info: Info[Context, None],
+        request_id: strawberry.ID,
+        guarantor_id: strawberry.ID,
+        token: str,
+    ) -> AssistRequestDetails:
+        ctx = allow(info, GUARANTOR_CHANNEL)
+        d = await ctx.call(
+            ctx.flow.assist_details, ctx.actor, str(request_id), str(guarantor_id), token
+        )
+        return AssistRequestDetails(
+            id=strawberry.ID(d.request_id),
+            business=Business(d.business),
+            applicant_display_name=d.applicant_display_name,
+            relationship=d.relationship,
+            channel=Channel(d.channel),
+            status=d.status,
+            expires_at=d.expires_at,
+        )
 
     @strawberry.field(description="A customer's risk summary with masked personal data.")
     async def customer(self, info: Info[Context, None], id: strawberry.ID) -> CustomerSummary:

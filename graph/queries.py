@@ -935,7 +935,9 @@ GET_ASSIST_REQUEST = _q(
     """
     MATCH (q:AssistRequest {id: $id})
     OPTIONAL MATCH (a:Assessment)-[:ASKED]->(q)
-    RETURN properties(q) AS request, a.business AS business
+    OPTIONAL MATCH (c:Customer {id: a.customer_id})
+    RETURN properties(q) AS request, a.business AS business, a.customer_id AS applicant_id,
+           c.name AS applicant_name, a.candidate_view AS candidate_view
     """,
     {"id": "R1"},
 )

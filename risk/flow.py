@@ -185,6 +185,20 @@ class AssistRequestView:
 
 
 @dataclass(frozen=True)
+class AssistDetails:
+    """What the guarantor's mobile banking shows before they answer: which business, for whom
+    (masked), how they are related, and until when."""
+
+    request_id: str
+    business: str
+    applicant_display_name: str
+    relationship: str
+    channel: str
+    status: str
+    expires_at: int
+
+
+@dataclass(frozen=True)
 class DecisionView:
     """A final decision with everything that explains it."""
 
@@ -817,16 +831,9 @@ class KioskFlow:
         signed in: only for that guarantor, with the request's token, on a pending, unexpired
         request. A wrong token or guarantor counts; after `max_token_failures` the request is
         locked."""
-        rows = self._run(q.GET_ASSIST_REQUEST, {"id": request_id})
-        if not rows:
-            raise NotFound(f"assist request {request_id!r} not found")
-        request = rows[0]["request"]
+        found = self._opened(actor, request_id, guarantor_id, token)
+        request = found["request"]
         now = self.now()
-        if request["status"] == "LOCKED":
-            raise RequestRejected("request locked after too many failed attempts")
-        token_ok = hmac.compare_digest(request["token_hash"], _token_hash(token))
-        if not token_ok or request["guarantor_id"] != guarantor_id:
-            self._token_failed(actor, request_id, now)
         if request["status"] != "PENDING":
             raise RequestRejected(f"request already {request['status'].lower()}")
         if request["expires_at"] <= now:
@@ -834,7 +841,7 @@ class KioskFlow:
             raise RequestRejected("request expired")
         status, detail, categories = "DECLINED", "{}", []
         if accept:
-            categories = self._checked_verification(verification, rows[0]["business"])
+            categories = self._checked_verification(verification, found["business"])
             assert verification is not None
             status = "CONFIRMED"
             detail = json.dumps(
@@ -867,6 +874,45 @@ class KioskFlow:
         if not updated:  # another replica answered first, or it expired meanwhile
             raise RequestRejected("request is no longer pending")
         return _request_view(updated[0]["request"])
+
+    def _opened(
+        self, actor: Actor, request_id: str, guarantor_id: str, token: str
+    ) -> dict[str, Any]:
+        """The request, once the token and the signed-in guarantor match it; a mismatch counts
+        towards locking it."""
+        rows = self._run(q.GET_ASSIST_REQUEST, {"id": request_id})
+        if not rows:
+            raise NotFound(f"assist request {request_id!r} not found")
+        request = rows[0]["request"]
+        if request["status"] == "LOCKED":
+            raise RequestRejected("request locked after too many failed attempts")
+        token_ok = hmac.compare_digest(request["token_hash"], _token_hash(token))
+        if not token_ok or request["guarantor_id"] != guarantor_id:
+            self._token_failed(actor, request_id, self.now())
+        return rows[0]
+
+    def assist_details(
+        self, actor: Actor, request_id: str, guarantor_id: str, token: str
+    ) -> AssistDetails:
+        """What a guarantor is asked to confirm, for the mobile-banking screen (audited: the
+        applicant's masked name is read)."""
+        found = self._opened(actor, request_id, guarantor_id, token)
+        request = found["request"]
+        offered = json.loads(found["candidate_view"] or "[]")
+        relationship = next(
+            (c["relationship"] for c in offered if c["customer_id"] == guarantor_id),
+            "related customer",
+        )
+        self._audit(actor, "READ_ASSIST_REQUEST", found["applicant_id"] or "", request_id)
+        return AssistDetails(
+            request_id,
+            found["business"] or "",
+            mask_name(found["applicant_name"] or ""),
+            relationship,
+            request["channel"],
+            request["status"],
+            request["expires_at"],
+        )
 
     def _token_failed(self, actor: Actor, request_id: str, now: int) -> None:
         limit = MAX_TOKEN_FAILURES

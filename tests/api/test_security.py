@@ -70,6 +70,22 @@ def test_only_the_mobile_banking_backend_answers_for_a_guarantor(api: Any) -> No
     assert answered.json()["data"]["respondAssistedAuth"]["status"] == "CONFIRMED"
 
 
+def test_the_guarantor_sees_what_they_are_asked_to_confirm(api: Any) -> None:
+    from api.operations import ASSIST_DETAILS
+
+    _assessment, request_id = guarantor_flow(api, "G1")
+    token = token_of(outbox_message(api, request_id)["link"])
+    variables = {"id": request_id, "guarantor": "G1", "token": token}
+    details = api.data(ASSIST_DETAILS, variables, role="mobile_banking")["assistRequest"]
+    assert details["business"] == "CROSS_BORDER_TRANSFER" and details["status"] == "PENDING"
+    assert details["applicantDisplayName"] == "W*** F***" and details["relationship"] == "spouse"
+    assert api.gql(ASSIST_DETAILS, variables, role="kiosk").status_code == 403
+    wrong = api.gql(ASSIST_DETAILS, {**variables, "token": "guess"}, role="mobile_banking")
+    assert error_code(wrong) == "ASSIST_REJECTED"
+    reads = [e for e in trail(api, "B") if e["action"] == "READ_ASSIST_REQUEST"]
+    assert reads and reads[-1]["actor"] == "test-mobile_banking"
+
+
 def test_an_answer_for_another_guarantor_is_rejected_and_counted(api: Any) -> None:
     _assessment, request_id = guarantor_flow(api, "G2")
     wrong = confirm(api, request_id, guarantor="G1")
