@@ -52,3 +52,17 @@ def test_docker_and_the_pom_pin_the_neo4j_version_the_tests_run() -> None:
     assert (ROOT / "tools" / "neo4j" / "pom.xml").read_text() == pom
     compose = (ROOT / "docker" / "compose.yaml").read_text()
     assert f"image: neo4j:{NEO4J_VERSION}-community" in compose
+
+
+def test_the_threat_model_names_only_tests_that_exist() -> None:
+    """docs/security.md maps each attack to the tests that attack it: each must exist."""
+    text = (ROOT / "docs" / "security.md").read_text()
+    named = 0
+    for cell in re.findall(r"`(tests/[\w/]+\.py)((?:::\w+)?)`((?:, `::\w+`)*)", text):
+        path, first, more = cell
+        source = (ROOT / path).read_text()
+        for test in [first, *re.findall(r"::\w+", more)]:
+            if test:
+                named += 1
+                assert f"def {test[2:]}(" in source, f"{path}{test}"
+    assert named >= 20
