@@ -632,45 +632,59 @@ PERSON_EVIDENCE = _q(
 # Step 4: customers related to the applicant by kinship or social ties, one row per related
 # customer with every tie as evidence, and the facts eligibility needs. What an applicant could
 # use to stand behind their own guarantor is read too: phones and devices the two share (a
-# request is never sent on those), a third customer whose device or phone links the two (a
-# household device cluster), and a cycle of transfers through a third customer that holds both
-# (a transfer ring; money simply going both ways between relatives is not one); and whether the
-# "relative" is the applicant under a second customer record (the same ID number).
+# request is never sent on those); a third customer who shares a phone or device with the
+# applicant and another one with the candidate (a household device cluster); a cycle of
+# transfers through a third customer that holds both (a transfer ring: c -> g -> x -> c,
+# c -> x -> g -> c or c -> x -> g -> y -> c; money simply going both ways between relatives is not
+# one); and whether the "relative" is the applicant under a second customer record (the same ID
+# number). The applicant's own devices, linked customers and two-hop transfer neighbours are
+# read once, before the candidates, so a candidate costs only their own neighbourhood.
 RELATED_CUSTOMERS = _q(
     "related_customers",
     """
-    MATCH (c:Customer {id: $id})-[r:KIN|SOCIAL]-(g:Customer)
+    MATCH (c:Customer {id: $id})
+    OPTIONAL MATCH (c)-[:USES_DEVICE|USES_PHONE]->(m)
+    WITH c, collect(DISTINCT m) AS mine
+    OPTIONAL MATCH (c)-[:USES_DEVICE|USES_PHONE]->()<-[:USES_DEVICE|USES_PHONE]-(x:Customer)
+    WHERE x.id <> c.id
+    WITH c, mine, collect(DISTINCT x.id) AS linked
+    OPTIONAL MATCH (c)-[:TRANSFERRED]->(o1:Customer)
+    WITH c, mine, linked, collect(DISTINCT o1.id) AS out1
+    OPTIONAL MATCH (c)-[:TRANSFERRED]->(:Customer)-[:TRANSFERRED]->(o2:Customer)
+    WITH c, mine, linked, out1, collect(DISTINCT o2.id) AS out2
+    OPTIONAL MATCH (i1:Customer)-[:TRANSFERRED]->(c)
+    WITH c, mine, linked, out1, out2, collect(DISTINCT i1.id) AS in1
+    OPTIONAL MATCH (i2:Customer)-[:TRANSFERRED]->(:Customer)-[:TRANSFERRED]->(c)
+    WITH c, mine, linked, out1, out2, in1, collect(DISTINCT i2.id) AS in2
+    MATCH (c)-[r:KIN|SOCIAL]-(g:Customer)
     WHERE g.id <> c.id
-    WITH c, g, collect({type: type(r), kind: r.kind, source: r.source,
-                        candidate_is_src: startNode(r) = g}) AS ties
+    WITH c, mine, linked, g,
+         (g.id IN out1 AND g.id IN in2) OR (g.id IN out2 AND (g.id IN in1 OR g.id IN in2))
+           AS transfer_ring,
+         collect({type: type(r), kind: r.kind, source: r.source,
+                  candidate_is_src: startNode(r) = g}) AS ties
     LIMIT $limit
     OPTIONAL MATCH (g)-[:BLACKLISTED_AS]->(b:BlacklistEntry)
-    WITH c, g, ties, count(b) AS blacklist_entries
+    WITH c, mine, linked, g, transfer_ring, ties, count(b) AS blacklist_entries
     OPTIONAL MATCH (g)-[v:VOUCHED_FOR]-(:Customer)
-    WITH c, g, ties, blacklist_entries,
+    WITH c, mine, linked, g, transfer_ring, ties, blacklist_entries,
          collect({given: startNode(v) = g, vouch: properties(v)}) AS vouches
     OPTIONAL MATCH (g)-[:USES_PHONE]->(p:Phone)
-    OPTIONAL MATCH (c)-[sp:USES_PHONE]->(p)
-    WITH c, g, ties, blacklist_entries, vouches, count(DISTINCT p) AS phones,
-         count(DISTINCT CASE WHEN sp IS NULL THEN null ELSE p END) AS shared_phones
+    WITH c, mine, linked, g, transfer_ring, ties, blacklist_entries, vouches,
+         count(DISTINCT p) AS phones,
+         count(DISTINCT CASE WHEN p IN mine THEN p END) AS shared_phones
     OPTIONAL MATCH (g)-[:USES_DEVICE]->(d:Device)
-    OPTIONAL MATCH (c)-[sd:USES_DEVICE]->(d)
-    WITH c, g, ties, blacklist_entries, vouches, phones, shared_phones,
-         count(DISTINCT d) AS devices,
-         count(DISTINCT CASE WHEN sd IS NULL THEN null ELSE d END) AS shared_devices
-    OPTIONAL MATCH (g)-[:USES_DEVICE|USES_PHONE]->(m1)<-[:USES_DEVICE|USES_PHONE]-(x:Customer)
-                   -[:USES_DEVICE|USES_PHONE]->(m2)<-[:USES_DEVICE|USES_PHONE]-(c)
-    WHERE x.id <> c.id AND x.id <> g.id AND m1 <> m2
-    WITH c, g, ties, blacklist_entries, vouches, phones, shared_phones, devices,
-         shared_devices, count(x) AS cluster_links
-    OPTIONAL MATCH ring = (c)-[:TRANSFERRED*1..2]->(g)-[:TRANSFERRED*1..2]->(c)
-    WHERE length(ring) >= 3
-    WITH c, g, ties, blacklist_entries, vouches, phones, shared_phones, devices,
-         shared_devices, cluster_links, count(ring) AS ring_paths
+    WITH c, mine, linked, g, transfer_ring, ties, blacklist_entries, vouches, phones,
+         shared_phones, count(DISTINCT d) AS devices,
+         count(DISTINCT CASE WHEN d IN mine THEN d END) AS shared_devices
+    OPTIONAL MATCH (g)-[:USES_DEVICE|USES_PHONE]->(m1)<-[:USES_DEVICE|USES_PHONE]-(y:Customer)
+    WHERE y.id IN linked AND y.id <> g.id AND NOT m1 IN mine
+    WITH c, g, transfer_ring, ties, blacklist_entries, vouches, phones, shared_phones, devices,
+         shared_devices, count(y) AS cluster_links
     RETURN g.id AS id, g.name AS name, g.status AS status, g.opened_at AS opened_at,
            g.credit_grade AS credit_grade, g.graph_risk AS graph_risk, ties,
            blacklist_entries, vouches, phones, shared_phones, devices, shared_devices,
-           cluster_links > 0 AS device_cluster, ring_paths > 0 AS transfer_ring,
+           cluster_links > 0 AS device_cluster, transfer_ring,
            g.id_number IS NOT NULL AND g.id_number = c.id_number AS same_person
     """,
     {"id": "C1", "limit": 50},
