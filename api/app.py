@@ -4,6 +4,10 @@ GraphQL follows the GraphQL-over-HTTP conventions: queries by GET or POST, mutat
 only, `application/graphql-response+json` when the client accepts it (then a request that
 fails to parse or validate gets 400), 401 without a valid key and 403 for a role that may not
 run the operation. GraphiQL is served to browsers at /graphql.
+
+Before Strawberry sees a request, api/guard.py checks its size, its key and its key's rate
+(nothing is parsed for a caller without a valid key); then api/limits.py measures the parsed
+document in linear time, before the standard validation rules run.
 """
 
 from __future__ import annotations
@@ -14,33 +18,27 @@ import logging
 import os
 import time
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import anyio
 import strawberry
 from cross_web import HTTPException as GraphQLHTTPError
-from graphql import GraphQLError
+from graphql import FieldNode, GraphQLError, OperationDefinitionNode
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.routing import Route, request_response
 from strawberry.asgi import GraphQL
-from strawberry.extensions import (
-    AddValidationRules,
-    MaskErrors,
-    MaxTokensLimiter,
-    ParserCache,
-    SchemaExtension,
-    ValidationCache,
-)
-from strawberry.extensions.max_aliases import create_validator as create_alias_rule
+from strawberry.extensions import MaskErrors, MaxTokensLimiter, SchemaExtension
 from strawberry.http import GraphQLHTTPResponse
 
+from api.caches import ByteBoundedCache, DocumentCache, ValidationResultCache
 from api.context import Context
+from api.guard import Guard, Limits, principal_of
 from api.keys import KeyRing
-from api.limits import CostLimitRule
+from api.limits import QueryLimits
 from api.metrics import Metrics
 from api.schema import Mutation, Query
 from graph.errors import StoreError
@@ -52,45 +50,58 @@ from risk.policy import Policy, load_policy
 from risk.senders import Sender, sender_from_settings
 
 log = logging.getLogger(__name__)
-# Built once: the validation cache is keyed by the rule classes, and Strawberry's
-# MaxAliasesLimiter makes a new class per request, so the cache never hit (and validation cost
-# about half the server's CPU).
-VALIDATION_RULES = [create_alias_rule(20), CostLimitRule]
+# Shared by every request: a parsed document and a validation result per distinct text.
+PARSED = ByteBoundedCache[Any](max_bytes=32 * 1024 * 1024)
+VALIDATED = ByteBoundedCache[Any](max_bytes=2 * 1024 * 1024)
+MAX_TOKENS = 1000
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 STATUS_BY_CODE = {"UNAUTHENTICATED": 401, "FORBIDDEN": 403}
 
 
+def _root_field(document: Any, operation_name: str | None) -> str | None:
+    """The first root field of the operation that runs (the operation name is the client's)."""
+    for definition in getattr(document, "definitions", ()):
+        if not isinstance(definition, OperationDefinitionNode):
+            continue
+        if operation_name is not None and getattr(definition.name, "value", None) != operation_name:
+            continue
+        for selection in definition.selection_set.selections:
+            if isinstance(selection, FieldNode):
+                return selection.name.value
+        return None
+    return None
+
+
 class OperationMetrics(SchemaExtension):
-    """Counts and times each operation by its root field (the operation name is the client's)."""
+    """Counts and times each operation by its root field, from a closed set (Metrics)."""
 
     def on_execute(self) -> Iterator[None]:
         started = time.perf_counter()
         yield
         ctx = self.execution_context
-        document = ctx.graphql_document
-        name = "unknown"
-        if document is not None and document.definitions:
-            selections = getattr(document.definitions[0], "selection_set", None)
-            if selections is not None and selections.selections:
-                name = getattr(selections.selections[0], "name", None)
-                name = name.value if name is not None else "unknown"
         metrics: Metrics = ctx.context.metrics
-        status = "error" if ctx.result is not None and ctx.result.errors else "ok"
-        metrics.requests.labels(name, status).inc()
-        metrics.latency.labels(name).observe(time.perf_counter() - started)
+        ok = not (ctx.result is not None and ctx.result.errors)
+        root = _root_field(ctx.graphql_document, ctx.operation_name)
+        metrics.observe(root, ok, time.perf_counter() - started)
 
 
-def _typed(error: Any) -> bool:
-    """Mask every error that is not one of ours (those carry extensions.code)."""
-    return not (error.extensions or {}).get("code") and error.original_error is not None
+def _unexpected(error: Any) -> bool:
+    """Whether an error is unexpected, to be masked and logged: an exception without a code
+    (ours carry extensions.code). Parse, validation and variable-coercion errors are the
+    client's: they have no original error, or a GraphQLError one (graphql-core 3.3 wraps
+    coercion errors so), and keep their message."""
+    original = error.original_error
+    no_code = not (error.extensions or {}).get("code")
+    return no_code and original is not None and not isinstance(original, GraphQLError)
 
 
 class Schema(strawberry.Schema):
-    """Logs only unexpected errors: a refused request is the client's business, not an incident
-    (and an error message must never carry personal data into a log)."""
+    """Logs only unexpected errors: a refused or invalid request is the client's business, not
+    an incident (and an error message must never carry personal data into a log). Unexpected
+    means an exception of ours without a code; parse and validation errors carry none."""
 
     def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
-        unexpected = [e for e in errors if not (e.extensions or {}).get("code")]
+        unexpected = [e for e in errors if _unexpected(e)]
         for error in unexpected:
             log.error("unexpected GraphQL error: %s", type(error.original_error).__name__)
 
@@ -99,13 +110,23 @@ schema = Schema(
     query=Query,
     mutation=Mutation,
     extensions=[
-        lambda: MaxTokensLimiter(max_token_count=5000),
-        lambda: AddValidationRules(VALIDATION_RULES),
-        lambda: ParserCache(maxsize=256),
-        lambda: ValidationCache(maxsize=256),
-        lambda: MaskErrors(should_mask_error=_typed, error_message="internal error"),
+        # parsing is the one step before the limits: its work grows with the tokens (a kiosk's
+        # documents have under 200, GraphiQL's introspection query about 160: 1000 parse in ms)
+        lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
+        lambda: DocumentCache(PARSED),
+        QueryLimits,  # before the validation cache, whose on_validate runs the standard rules
+        lambda: ValidationResultCache(VALIDATED),
+        lambda: MaskErrors(should_mask_error=_unexpected, error_message="internal error"),
         OperationMetrics,
     ],
+)
+
+
+ROOT_FIELDS = tuple(
+    name
+    for root in (schema._schema.query_type, schema._schema.mutation_type)
+    if root is not None
+    for name in root.fields
 )
 
 
@@ -119,6 +140,7 @@ class Service:
     metrics: Metrics
     dispatcher: OutboxDispatcher
     deadline_s: float
+    limits: Limits = field(default_factory=Limits)
 
 
 class GraphQLApp(GraphQL[Context, None]):
@@ -129,12 +151,7 @@ class GraphQLApp(GraphQL[Context, None]):
         self.service = service
 
     async def get_context(self, request: Any, response: Any) -> Context:
-        principal = None
-        header = request.headers.get("authorization", "")
-        if header.lower().startswith("bearer "):
-            key = header[7:].strip()
-            with contextlib.suppress(StoreError):
-                principal = await anyio.to_thread.run_sync(self.service.keys.principal, key)
+        principal = principal_of(request.scope)  # checked by the guard before any parsing
         return Context(
             self.service.flow, self.service.metrics, principal, self.service.deadline_s, response
         )
@@ -147,11 +164,21 @@ class GraphQLApp(GraphQL[Context, None]):
         request.state.graphql_has_data = result.data is not None
         return data
 
+    def parse_json(self, data: str | bytes) -> Any:
+        """JSON of the body or of GET's variables; any ValueError is the client's 400 (an int
+        past Python's 4,300-digit limit raises a plain ValueError, not JSONDecodeError)."""
+        try:
+            return super().parse_json(data)
+        except ValueError:
+            raise GraphQLHTTPError(400, "Unable to parse request body as JSON") from None
+
     async def handle(self, request: Request) -> Response:
         try:
             response = await self.run(request)
-        except GraphQLHTTPError as exc:  # e.g. a mutation sent by GET
-            return PlainTextResponse(exc.reason, status_code=exc.status_code)
+        except GraphQLHTTPError as exc:  # e.g. a mutation sent by GET, a body not JSON
+            code = "METHOD_NOT_ALLOWED" if exc.status_code == 405 else "BAD_REQUEST"
+            body = {"errors": [{"message": exc.reason, "extensions": {"code": code}}]}
+            return JSONResponse(body, status_code=exc.status_code)
         accept = request.headers.get("accept", "")
         codes = getattr(request.state, "graphql_errors", [])
         status = next((STATUS_BY_CODE[c] for c in codes if c in STATUS_BY_CODE), None)
@@ -202,9 +229,11 @@ def build_service(
     sender: Sender | None = None,
     deadline_s: float | None = None,
     scorer: GraphRiskScorer | _Promoted | None = PROMOTED,
+    limits: Limits | None = None,
 ) -> Service:
     """Wire the parts from the settings (or from what a test passes in). The graph model is
-    the promoted version unless a scorer (or None: no model) is given."""
+    the promoted version unless a scorer (or None: no model) is given; the limits are read
+    from the environment unless given (Limits.from_env)."""
     settings = load_settings()
     store = store or open_store(settings)
     no_model = NO_MODEL
@@ -214,7 +243,8 @@ def build_service(
     sender = sender or sender_from_settings(
         os.environ, default_log=Path(settings.data_dir) / "outbox.log"
     )
-    metrics = Metrics()
+    limits = limits or Limits.from_env(os.environ)
+    metrics = Metrics(ROOT_FIELDS)
     deadline = deadline_s or float(os.environ.get("VOUCHGRAPH_DEADLINE_S", "2"))
     dispatcher = OutboxDispatcher(
         store, sender, on_result=lambda ch, st: metrics.outbox.labels(ch, st).inc()
@@ -228,13 +258,15 @@ def build_service(
         scorer=scorer,
         no_model_reason=no_model,
     )
-    return Service(store, flow, KeyRing(store), metrics, dispatcher, deadline)
+    keys = KeyRing(store, ttl_s=limits.key_ttl_s)
+    return Service(store, flow, keys, metrics, dispatcher, deadline, limits)
 
 
 def build_app(service: Service | None = None) -> Starlette:
     """The ASGI application (the dispatcher runs while the app is up)."""
     service = service or build_service()
     graphql = GraphQLApp(service)
+    guarded = Guard(request_response(graphql.handle), service.keys, service.limits, service.metrics)
 
     async def healthz(_: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -272,7 +304,7 @@ def build_app(service: Service | None = None) -> Starlette:
 
     app = Starlette(
         routes=[
-            Route("/graphql", graphql.handle, methods=["GET", "POST"]),
+            Route("/graphql", guarded, methods=["GET", "POST"]),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics),

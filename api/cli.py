@@ -275,8 +275,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_keys(args: argparse.Namespace) -> int:
+    if args.action == "list":
+        return _keys_list(args)
+    if args.action == "revoke":
+        return _keys_revoke(args)
     from api.keys import create_key
 
+    for option in ("role", "name"):
+        if getattr(args, option) is None:
+            raise ValueError(f"--{option}: required to create a key")
     store = open_store()
     try:
         store.ensure_schema()
@@ -294,6 +301,44 @@ def cmd_keys(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         print(key)
+    return 0
+
+
+def _keys_list(args: argparse.Namespace) -> int:
+    from api.keys import list_keys
+
+    store = open_store()
+    try:
+        keys = [
+            {name: k[name] for name in ("id", "name", "role", "created_at", "revoked")}
+            for k in list_keys(store)
+        ]
+    finally:
+        store.close()
+    if args.json:
+        _print_json(keys)
+        return 0
+    for k in keys:
+        created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(k["created_at"] / 1000))
+        state = "revoked" if k["revoked"] else "active"
+        print(f"{k['id']}  {k['role']:<15}{state:<9}{created}  {k['name']}")
+    return 0
+
+
+def _keys_revoke(args: argparse.Namespace) -> int:
+    from api.keys import revoke_key
+
+    if not args.key_id:
+        raise ValueError("KEY_ID: required to revoke a key (see `vouchgraph keys list`)")
+    store = open_store()
+    try:
+        found = revoke_key(store, args.key_id)
+    finally:
+        store.close()
+    if not found:
+        print(f"vouchgraph: error: no API key with id {args.key_id!r}", file=sys.stderr)
+        return 1
+    print(f"key {args.key_id} revoked (servers stop accepting it within seconds)", file=sys.stderr)
     return 0
 
 
@@ -377,10 +422,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000)
     serve.set_defaults(func=cmd_serve)
 
-    keys = sub.add_parser("keys", help="create API keys (kiosk, analyst, admin)")
-    keys.add_argument("action", choices=("create",))
-    keys.add_argument("--role", required=True)
-    keys.add_argument("--name", required=True)
+    keys = sub.add_parser(
+        "keys", help="create, list or revoke API keys (kiosk, mobile_banking, analyst, admin)"
+    )
+    keys.add_argument("action", choices=("create", "list", "revoke"))
+    keys.add_argument("key_id", nargs="?", help="the key to revoke (an id from `keys list`)")
+    keys.add_argument("--role", help="create: the key's role")
+    keys.add_argument("--name", help="create: who holds the key")
     keys.add_argument("--json", action="store_true")
     keys.set_defaults(func=cmd_keys)
 

@@ -1,14 +1,30 @@
-"""Prometheus metrics of one API process (a registry per app, so tests do not share counts)."""
+"""Prometheus metrics of one API process (a registry per app, so tests do not share counts).
+
+Every label takes its values from a closed set, so no client can add series: an operation is
+one of the schema's root fields or `other`, a status `ok` or `error`, a refusal one of
+REFUSALS.
+"""
 
 from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+OTHER = "other"
+STATUSES = ("ok", "error")
+REFUSALS = (
+    "unauthenticated",
+    "rate_limited",
+    "body_too_large",
+    "query_too_long",
+    "unavailable",
+)
+
 
 class Metrics:
     """The counters and histograms `/metrics` exposes."""
 
-    def __init__(self) -> None:
+    def __init__(self, operations: tuple[str, ...] = ()) -> None:
+        self.operations = frozenset(operations)
         self.registry = CollectorRegistry()
         self.requests = Counter(
             "vouchgraph_graphql_requests_total",
@@ -42,6 +58,25 @@ class Metrics:
             registry=self.registry,
         )
         self.ready = Gauge("vouchgraph_ready", "1 when the store answers", registry=self.registry)
+        self.refused = Counter(
+            "vouchgraph_http_refused_total",
+            "/graphql requests refused before any parsing, by reason",
+            ("reason",),
+            registry=self.registry,
+        )
+        for reason in REFUSALS:
+            self.refused.labels(reason)
+
+    def operation(self, root_field: str | None) -> str:
+        """The `operation` label of a root field: itself when the schema has it, else `other`."""
+        return root_field if root_field in self.operations else OTHER
+
+    def observe(self, root_field: str | None, ok: bool, seconds: float) -> None:
+        """Count and time one executed operation."""
+        operation = self.operation(root_field)
+        self.requests.labels(operation, STATUSES[0] if ok else STATUSES[1]).inc()
+        self.latency.labels(operation).observe(seconds)
 
     def render(self) -> bytes:
+        """The exposition text of every metric."""
         return generate_latest(self.registry)
