@@ -16,6 +16,7 @@ import contextlib
 import gc
 import logging
 import os
+import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -34,7 +35,14 @@ from strawberry.asgi import GraphQL
 from strawberry.extensions import MaskErrors, MaxTokensLimiter, SchemaExtension
 from strawberry.http import GraphQLHTTPResponse
 
-from api.caches import ByteBoundedCache, DocumentCache, ValidationResultCache
+from api.caches import (
+    PREPARED,
+    ByteBoundedCache,
+    DocumentCache,
+    ValidationResultCache,
+    digest,
+    prepare,
+)
 from api.context import Context
 from api.guard import Guard, Limits, principal_of
 from api.keys import KeyRing
@@ -155,6 +163,33 @@ class GraphQLApp(GraphQL[Context, None]):
         return Context(
             self.service.flow, self.service.metrics, principal, self.service.deadline_s, response
         )
+
+    async def execute_single(
+        self,
+        request: Any,
+        request_adapter: Any,
+        sub_response: Any,
+        context: Context,
+        root_value: Any,
+        request_data: Any,
+    ) -> Any:
+        """Run the operation; a document not seen before is parsed, measured and validated in
+        a worker thread first, so that a hostile one never holds the event loop."""
+        query = request_data.query
+        if not isinstance(query, str) or not query or PARSED.get(digest(query)) is not None:
+            return await super().execute_single(
+                request, request_adapter, sub_response, context, root_value, request_data
+            )
+        prepared = await anyio.to_thread.run_sync(
+            prepare, schema._schema, query, request_data.variables, PARSED, VALIDATED, MAX_TOKENS
+        )
+        token = PREPARED.set(prepared)
+        try:
+            return await super().execute_single(
+                request, request_adapter, sub_response, context, root_value, request_data
+            )
+        finally:
+            PREPARED.reset(token)
 
     async def process_result(self, request: Any, result: Any) -> GraphQLHTTPResponse:
         data = await super().process_result(request, result)
@@ -296,6 +331,10 @@ def build_app(service: Service | None = None) -> Starlette:
         # freeze it, so the cyclic collector's full passes need not walk it mid-request.
         gc.collect()
         gc.freeze()
+        # A worker thread parsing a large document holds the GIL for a whole switch interval
+        # (5 ms by default) before the event loop may answer anyone: 1 ms keeps /healthz and
+        # small requests quick beside it, for a few hundred more switches a second.
+        sys.setswitchinterval(0.001)
         service.dispatcher.start()
         try:
             yield

@@ -10,11 +10,15 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from graphql import parse
+from graphql import DocumentNode, GraphQLError, GraphQLSchema, parse, specified_rules
 from strawberry.extensions import SchemaExtension
+
+from api.limits import limit_errors
 
 V = TypeVar("V")
 
@@ -64,11 +68,72 @@ class ByteBoundedCache(Generic[V]):
                 self.bytes -= evicted
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """A document parsed, measured and validated in a worker thread before Strawberry runs
+    it, so that none of that work holds the event loop (and /healthz) up. `errors` are the
+    limits' refusals or the standard rules' findings; `document` None: it did not parse."""
+
+    query: str
+    variables: Mapping[str, Any] | None
+    document: DocumentNode | None
+    errors: tuple[GraphQLError, ...]
+    rules: tuple[Any, ...]
+
+    def matches(self, query: str | None, variables: Mapping[str, Any] | None) -> bool:
+        return query is self.query and variables is self.variables
+
+
+# What the worker thread prepared for the request this task is running (set by the HTTP app).
+PREPARED: ContextVar[Prepared | None] = ContextVar("prepared_document", default=None)
+RULES = tuple(specified_rules)
+
+
+def prepare(
+    schema: GraphQLSchema,
+    query: str,
+    variables: Mapping[str, Any] | None,
+    parsed: ByteBoundedCache[Any],
+    validated: ByteBoundedCache[Any],
+    max_tokens: int,
+) -> Prepared:
+    """Parse (or take from the cache), measure against the limits, then validate: what the
+    extensions below would do on the event loop, done wherever this is called."""
+    from strawberry.schema.schema import validate_document  # a cycle at import time
+
+    key = digest(query)
+    document = parsed.get(key)
+    if document is None:
+        try:
+            document = parse(query, max_tokens=max_tokens)
+        except GraphQLError:
+            return Prepared(query, variables, None, (), RULES)  # Strawberry reports it
+    errors = limit_errors(document, variables)
+    if not errors:
+        errors = validated.get(key)
+        if errors is None:
+            errors = validate_document(schema, document, RULES)
+    return Prepared(query, variables, document, tuple(errors), RULES)
+
+
+def _prepared(ctx: Any) -> Prepared | None:
+    prepared = PREPARED.get()
+    if prepared is None or prepared.document is None:
+        return None
+    return prepared if prepared.matches(ctx.query, ctx.variables) else None
+
+
 class DocumentCache(SchemaExtension):
-    """Parses each distinct document text once (pass it as a factory sharing one cache)."""
+    """Parses each distinct document text once (pass it as a factory sharing one cache).
+
+    Only documents that pass validation are kept: a stream of distinct hostile documents would
+    otherwise fill the cache with syntax trees whose tokens (a doubly linked list, so cyclic)
+    every full pass of the garbage collector must walk, stalling the event loop.
+    """
 
     def __init__(self, cache: ByteBoundedCache[Any]) -> None:
         self.cache = cache
+        self._fresh: tuple[bytes, Any] | None = None
 
     def on_parse(self) -> Iterator[None]:
         ctx = self.execution_context
@@ -76,10 +141,23 @@ class DocumentCache(SchemaExtension):
             key = digest(ctx.query)
             document = self.cache.get(key)
             if document is None:
-                document = parse(ctx.query, **ctx.parse_options)
-                self.cache.put(key, document, AST_BYTES_PER_CHAR * len(ctx.query))
+                prepared = _prepared(ctx)
+                document = (
+                    prepared.document
+                    if prepared is not None
+                    else parse(ctx.query, **ctx.parse_options)
+                )
+                self._fresh = (key, document)
             ctx.graphql_document = document
         yield
+
+    def on_validate(self) -> Iterator[None]:
+        yield
+        ctx = self.execution_context
+        if self._fresh is not None and not ctx.pre_execution_errors and ctx.query is not None:
+            key, document = self._fresh
+            self.cache.put(key, document, AST_BYTES_PER_CHAR * len(ctx.query))
+        self._fresh = None
 
 
 class ValidationResultCache(SchemaExtension):
@@ -96,11 +174,16 @@ class ValidationResultCache(SchemaExtension):
         if ctx.pre_execution_errors is None and ctx.graphql_document is not None and ctx.query:
             key = digest(ctx.query)
             errors = self.cache.get(key)
+            prepared = _prepared(ctx)
+            if errors is None and prepared is not None and prepared.rules == ctx.validation_rules:
+                errors = list(prepared.errors)
+                if not errors:
+                    self.cache.put(key, errors, len(ctx.query))
             if errors is None:
                 errors = validate_document(
                     ctx.schema._schema, ctx.graphql_document, ctx.validation_rules
                 )
-                size = len(ctx.query) + sum(512 + len(e.message) for e in errors)
-                self.cache.put(key, errors, size)
+                if not errors:  # an error holds its document: invalid ones are not kept
+                    self.cache.put(key, errors, len(ctx.query))
             ctx.pre_execution_errors = list(errors)  # a copy: the cached list stays as is
         yield

@@ -247,7 +247,13 @@ class QueryLimits(SchemaExtension):
     def on_validate(self) -> Iterator[None]:
         ctx = self.execution_context
         if ctx.graphql_document is not None and ctx.pre_execution_errors is None:
-            errors = limit_errors(ctx.graphql_document, ctx.variables)
+            from api.caches import PREPARED  # caches imports this module
+
+            prepared = PREPARED.get()
+            if prepared is not None and prepared.matches(ctx.query, ctx.variables):
+                errors = [e for e in prepared.errors if (e.extensions or {}).get("code")]
+            else:
+                errors = limit_errors(ctx.graphql_document, ctx.variables)
             if errors:
                 ctx.pre_execution_errors = errors  # the standard rules are then skipped
         yield
