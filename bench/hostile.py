@@ -331,9 +331,6 @@ def main() -> int:
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    # The attacker and the /healthz poller are two threads of this process: with the default
-    # 5 ms switch interval the poller would wait on the attacker's GIL, not on the server.
-    sys.setswitchinterval(0.0005)
     if args.serve:
         return serve(args.port)
 
