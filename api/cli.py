@@ -225,7 +225,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(_render_stats(graph_stats(store)))
         print()
         print(sample_customer_text(store))
-        keys = {role: create_key(store, role, f"demo-{role}")[1] for role in ("kiosk", "analyst")}
+        roles = ("kiosk", "mobile_banking", "analyst")
+        keys = {role: create_key(store, role, f"demo-{role}")[1] for role in roles}
         version = _demo_model(store)
     finally:
         store.close()
