@@ -45,8 +45,6 @@ import platform
 import random
 import shutil
 import signal
-import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -62,6 +60,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from api.operations import ASSESS, CANDIDATES, DECIDE, REQUEST, RESPOND  # noqa: E402
+from bench.common import free_port, git, percentiles, scratch_store  # noqa: E402
 from graph import embedded  # noqa: E402
 from graph.settings import load_settings  # noqa: E402
 from graph.store import GraphStore, open_store  # noqa: E402
@@ -94,37 +93,6 @@ def lenient_policy() -> Policy:
 
 def _store(graph: str) -> GraphStore:
     return open_store(dataclasses.replace(load_settings(), graph_name=graph))
-
-
-def _git(*args: str) -> str | None:
-    try:
-        out = subprocess.run(
-            ["git", *args], cwd=ROOT, capture_output=True, text=True, check=True, timeout=10
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip()
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _percentiles(samples: list[float]) -> dict[str, Any]:
-    if not samples:
-        return {"n": 0}
-    ordered = sorted(samples)
-    pick = lambda p: ordered[min(len(ordered) - 1, int(p * len(ordered)))]  # noqa: E731
-    return {
-        "n": len(ordered),
-        "p50_ms": round(pick(0.50) * 1000, 3),
-        "p95_ms": round(pick(0.95) * 1000, 3),
-        "p99_ms": round(pick(0.99) * 1000, 3),
-        "max_ms": round(ordered[-1] * 1000, 3),
-        "mean_ms": round(statistics.fmean(ordered) * 1000, 3),
-    }
 
 
 def _show(name: str, figures: dict[str, Any]) -> None:
@@ -161,7 +129,7 @@ def serve(port: int, graph: str, outbox_log: Path) -> int:
 @contextlib.contextmanager
 def server_process(graph: str, outbox_log: Path, log_path: Path) -> Iterator[tuple[str, int]]:
     """Start `--serve` in a child process; yield (url, pid); terminate it, whatever happens."""
-    port = _free_port()
+    port = free_port()
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
             [
@@ -543,7 +511,7 @@ def phase_latency(
                 raise RuntimeError(f"/healthz answered {response.status_code}")
             if n >= warmup:
                 health.append(seconds)
-        figures = _percentiles(health)
+        figures = percentiles(health)
         result["healthz"] = figures
         print("phase A: one client, sequential, keep-alive", flush=True)
         _show("GET /healthz", figures)
@@ -584,9 +552,9 @@ def phase_latency(
             cpu_before, _cpu_snapshot(server_pid, store_pid), wall
         )
         for name in STEPS:
-            result[name] = _percentiles(samples[name])
+            result[name] = percentiles(samples[name])
             _show(name, result[name])
-        result["token_wait"] = _percentiles(waits)
+        result["token_wait"] = percentiles(waits)
         _show("(outbox token wait)", result["token_wait"])
         result["errors"] = sum(errors.values())
         result["error_kinds"] = dict(errors)
@@ -690,7 +658,7 @@ def phase_throughput(
             "machine_cpu_s": round(_machine_busy_s(), 2),
         }
         for name in (*STEPS[1:], "wait"):
-            figures = _percentiles(window(name))
+            figures = percentiles(window(name))
             for q in ("p50_ms", "p99_ms"):
                 value = figures.get(q)
                 s[f"{name}_{q}"] = None if value is None else round(value, 1)
@@ -770,14 +738,14 @@ def phase_throughput(
         "applicants_left": applicants.left,
         "applicants_exhausted_at_s": round(min(exhausted) - started, 1) if exhausted else None,
         "decisions": dict(outcomes),
-        "token_wait": _percentiles([v for w in workers for v in w.waits]),
+        "token_wait": percentiles([v for w in workers for v in w.waits]),
         "token_wait_share_of_client_time": round(
             sum(w.wait_s for w in workers)
             / max(sum(w.finished - w.started for w in workers), 1e-9),
             3,
         ),
         "steps": {
-            name: _percentiles([v for w in workers for v in w.times[name]]) for name in STEPS[1:]
+            name: percentiles([v for w in workers for v in w.times[name]]) for name in STEPS[1:]
         },
         "cpu_cores_used": cores,
         "server_rss_mib": {
@@ -845,12 +813,7 @@ def main() -> int:
     from etl.synth import generate
 
     work = Path(tempfile.mkdtemp(prefix="vouchgraph-bench-api-"))
-    data_dir = work / "data"
-    config = work / "none.toml"
-    config.write_text("[vouchgraph]\n")
-    os.environ["VOUCHGRAPH_DATA_DIR"] = str(data_dir)
-    os.environ["VOUCHGRAPH_CONFIG"] = str(config)  # no user config: the embedded server here
-    os.environ.pop("VOUCHGRAPH_GRAPH_URI", None)
+    data_dir = scratch_store(work)
     n = args.customers
     results: dict[str, Any] = {
         "benchmark": "api",
@@ -864,9 +827,9 @@ def main() -> int:
             "load_average_at_start": [round(v, 2) for v in os.getloadavg()],
         },
         "code": {
-            "commit": _git("rev-parse", "HEAD"),
+            "commit": git("rev-parse", "HEAD"),
             "modified_tracked_files": (
-                _git("status", "--porcelain", "--untracked-files=no") or ""
+                git("status", "--porcelain", "--untracked-files=no") or ""
             ).splitlines(),
         },
         "settings": {

@@ -489,16 +489,12 @@ def bank_server(customers: int, work: Path, results: dict[str, Any]) -> Iterator
     """A synthetic bank in a temporary embedded store, served by bench/api.py's server
     process; yields (url, store); stops both."""
     from bench.api import GRAPH, SEED, _store, server_process
+    from bench.common import scratch_store
     from etl.load import load_folder
     from etl.synth import generate
     from graph import embedded
 
-    data_dir = work / "data"
-    config = work / "none.toml"
-    config.write_text("[vouchgraph]\n")
-    os.environ["VOUCHGRAPH_DATA_DIR"] = str(data_dir)
-    os.environ["VOUCHGRAPH_CONFIG"] = str(config)  # no user config: the embedded server here
-    os.environ.pop("VOUCHGRAPH_GRAPH_URI", None)
+    data_dir = scratch_store(work)
     for name in ("VOUCHGRAPH_RATE_PER_S", "VOUCHGRAPH_RATE_BURST"):  # fuzz, not rate limits
         os.environ[name] = "1000000"
     store = None
@@ -548,7 +544,7 @@ def main() -> int:
     args = parser.parse_args()
 
     from api.keys import ROLES, create_key
-    from bench.api import _git
+    from bench.common import git
 
     results: dict[str, Any] = {
         "benchmark": "fuzz",
@@ -559,7 +555,7 @@ def main() -> int:
             "platform": platform.platform(),
             "load_average_at_start": [round(v, 2) for v in os.getloadavg()],
         },
-        "code": {"commit": _git("rev-parse", "HEAD")},
+        "code": {"commit": git("rev-parse", "HEAD")},
         "settings": {
             "policy": "shipped policy.toml, missing graph model neutral (0 points)",
             "server": "separate process (bench/api.py --serve), uvicorn",

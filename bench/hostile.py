@@ -34,7 +34,6 @@ import select
 import shutil
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -48,6 +47,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import free_port, git, percentiles, scratch_store  # noqa: E402
 from graph import embedded  # noqa: E402
 from graph.settings import load_settings  # noqa: E402
 from graph.store import GraphStore, open_store  # noqa: E402
@@ -59,36 +59,6 @@ HEALTH_TARGET_MS = 5.0
 
 def _store() -> GraphStore:
     return open_store(dataclasses.replace(load_settings(), graph_name=GRAPH))
-
-
-def _git(*args: str) -> str | None:
-    try:
-        out = subprocess.run(
-            ["git", *args], cwd=ROOT, capture_output=True, text=True, check=True, timeout=10
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip()
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _percentiles(samples: list[float]) -> dict[str, Any]:
-    if not samples:
-        return {"n": 0}
-    ordered = sorted(samples)
-    pick = lambda p: ordered[min(len(ordered) - 1, int(p * len(ordered)))]  # noqa: E731
-    return {
-        "n": len(ordered),
-        "p50_ms": round(pick(0.50) * 1000, 3),
-        "p99_ms": round(pick(0.99) * 1000, 3),
-        "max_ms": round(ordered[-1] * 1000, 3),
-        "mean_ms": round(statistics.fmean(ordered) * 1000, 3),
-    }
 
 
 # --- the documents ------------------------------------------------------------------------------
@@ -141,7 +111,7 @@ def serve(port: int) -> int:
 @contextlib.contextmanager
 def server_process(log_path: Path) -> Iterator[tuple[str, int]]:
     """Start `--serve` in a child process; yield (url, port); terminate it, whatever happens."""
-    port = _free_port()
+    port = free_port()
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
             [sys.executable, str(Path(__file__).resolve()), "--serve", "--port", str(port)],
@@ -309,9 +279,9 @@ def measure(
             samples.append(elapsed)
             answers[answer] = answers.get(answer, 0) + 1
     figures = {
-        "refusal": _percentiles(samples),
+        "refusal": percentiles(samples, (0.5, 0.99)),
         "answers": answers,
-        "healthz": _percentiles(health.samples),
+        "healthz": percentiles(health.samples, (0.5, 0.99)),
         "healthz_failures": health.failures,
     }
     r, h = figures["refusal"], figures["healthz"]
@@ -337,12 +307,7 @@ def main() -> int:
     from api.keys import create_key
 
     work = Path(tempfile.mkdtemp(prefix="vouchgraph-bench-hostile-"))
-    data_dir = work / "data"
-    config = work / "none.toml"
-    config.write_text("[vouchgraph]\n")
-    os.environ["VOUCHGRAPH_DATA_DIR"] = str(data_dir)
-    os.environ["VOUCHGRAPH_CONFIG"] = str(config)  # no user config: the embedded server here
-    os.environ.pop("VOUCHGRAPH_GRAPH_URI", None)
+    data_dir = scratch_store(work)
     results: dict[str, Any] = {
         "benchmark": "hostile",
         "tries": args.tries,
@@ -356,9 +321,9 @@ def main() -> int:
             "load_average_at_start": [round(v, 2) for v in os.getloadavg()],
         },
         "code": {
-            "commit": _git("rev-parse", "HEAD"),
+            "commit": git("rev-parse", "HEAD"),
             "modified_tracked_files": (
-                _git("status", "--porcelain", "--untracked-files=no") or ""
+                git("status", "--porcelain", "--untracked-files=no") or ""
             ).splitlines(),
         },
         "cases": {},

@@ -1,0 +1,59 @@
+"""What the API benchmarks share: the code version, free ports, percentiles, a scratch store."""
+
+from __future__ import annotations
+
+import os
+import socket
+import statistics
+import subprocess
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def git(*args: str) -> str | None:
+    """`git ARGS` in the repository, or None where git cannot tell (no checkout)."""
+    try:
+        out = subprocess.run(
+            ["git", *args], cwd=ROOT, capture_output=True, text=True, check=True, timeout=10
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip()
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def percentiles(
+    samples: list[float], quantiles: tuple[float, ...] = (0.5, 0.95, 0.99)
+) -> dict[str, Any]:
+    """n, the quantiles, max and mean of samples in seconds, as milliseconds."""
+    if not samples:
+        return {"n": 0}
+    ordered = sorted(samples)
+    figures: dict[str, Any] = {"n": len(ordered)}
+    for q in quantiles:
+        figures[f"p{round(q * 100)}_ms"] = round(
+            ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000, 3
+        )
+    figures["max_ms"] = round(ordered[-1] * 1000, 3)
+    figures["mean_ms"] = round(statistics.fmean(ordered) * 1000, 3)
+    return figures
+
+
+def scratch_store(work: Path) -> Path:
+    """Point this process (and the servers it starts) at an embedded store of its own under
+    `work`, with no user configuration; returns the store's data directory."""
+    data_dir = work / "data"
+    config = work / "none.toml"
+    config.write_text("[vouchgraph]\n")
+    os.environ["VOUCHGRAPH_DATA_DIR"] = str(data_dir)
+    os.environ["VOUCHGRAPH_CONFIG"] = str(config)
+    os.environ.pop("VOUCHGRAPH_GRAPH_URI", None)
+    return data_dir
