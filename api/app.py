@@ -335,6 +335,10 @@ def build_app(service: Service | None = None) -> Starlette:
         # (5 ms by default) before the event loop may answer anyone: 1 ms keeps /healthz and
         # small requests quick beside it, for a few hundred more switches a second.
         sys.setswitchinterval(0.001)
+        try:
+            await anyio.to_thread.run_sync(service.flow.warm_up)
+        except Exception as exc:  # a cold start is slower, not wrong: serve anyway
+            log.warning("warm-up failed: %s", type(exc).__name__)
         service.dispatcher.start()
         try:
             yield

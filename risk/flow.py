@@ -68,6 +68,16 @@ GRAPH_MODEL_READ = "graph_model"
 NO_MODEL = "NO_MODEL_PROMOTED"  # why there is no graph risk when no scorer is given
 MAX_TOKEN_FAILURES = 3  # wrong tokens (or guarantors) before a request is locked
 IDENTITY_REFUSALS = ("HARD_FACE_MISMATCH", "HARD_ID_UNKNOWN", "HARD_ID_CHIP_MISMATCH")
+# What `KioskFlow.warm_up` plans before the first request.
+WARM_UP_READS = (
+    q.CUSTOMER_CONSENTS,
+    q.PERSON_EVIDENCE,
+    q.RELATED_CUSTOMERS,
+    q.TIES_BETWEEN,
+    q.GET_ASSESSMENT,
+    q.GET_ASSIST_REQUEST,
+    q.GET_DECISION,
+)
 
 
 class GraphRiskResult(Protocol):
@@ -353,6 +363,26 @@ class KioskFlow:
 
     def now(self) -> int:
         return int(self.clock() * 1000)
+
+    def warm_up(self) -> None:
+        """Before the first request: plan the steps' reads (with their example parameters, which
+        name nobody real or find nothing; nothing is written) and score one customer, so that
+        the first kiosk after a start is not refused by a cold plan cache or model. The one
+        score is a read of that customer's neighbourhood, audited as the service's own."""
+        for query in WARM_UP_READS:
+            self.store.run(query, dict(query.params))
+        if self.scorer is None:
+            return
+        rows = self.store.run(q.RANDOM_CUSTOMER_IDS, {"skip": 0, "limit": 1})
+        if rows:
+            self.scorer.score_customer(rows[0]["id"], self.now())
+            self._audit(
+                Actor("vouchgraph:warm-up", "system"),
+                "GRAPH_MODEL_READ",
+                rows[0]["id"],
+                "warm-up",
+                [GRAPH_MODEL_READ],
+            )
 
     def within(self, seconds: float, fn: Callable[..., T], *args: Any) -> T:
         """Run one step with a deadline: every store call gets only the time left, and a call
@@ -711,7 +741,14 @@ class KioskFlow:
             raise NotFound(f"assessment {assessment_id!r} not found")
         return rows[0]
 
-    def _audit(self, actor: Actor, action: str, subject_id: str, reference: str) -> None:
+    def _audit(
+        self,
+        actor: Actor,
+        action: str,
+        subject_id: str,
+        reference: str,
+        categories: Sequence[str] = (),
+    ) -> None:
         self._run(
             q.AUDIT_READ,
             {
@@ -720,7 +757,7 @@ class KioskFlow:
                 "actor": actor.name,
                 "action": action,
                 "subject_id": subject_id,
-                "categories": [],
+                "categories": list(categories),
                 "consent_ids": [],
                 "reference": reference,
             },

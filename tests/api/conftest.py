@@ -215,8 +215,9 @@ def api(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]
     assert report.rows_rejected == 0, [f.rejections for f in report.files]
     log = folder / "outbox.log"
     clock = Clock()
+    # a deadline the 2-core CI machine meets under load (tests of the deadline set their own)
     service = build_service(
-        store=store, policy=lenient_policy(), sender=LocalSender(log), scorer=None
+        store=store, policy=lenient_policy(), sender=LocalSender(log), scorer=None, deadline_s=10
     )
     service.flow.clock = clock
     keys = {role: create_key(store, role, f"test-{role}")[1] for role in ROLES}

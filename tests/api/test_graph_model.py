@@ -106,3 +106,17 @@ def test_a_scoring_failure_refuses_and_says_why(api: Any) -> None:
     assert result["outcome"] == "REFUSED" and "HARD_NO_MODEL" in result["reasons"]
     graph = items(result["score"])["GRAPH_RISK_NO_MODEL"]
     assert graph["evidence"]["reason"] == "SCORING_FAILED"
+
+
+def test_warm_up_scores_one_customer_and_audits_that_read(api: Any, trained_model: Any) -> None:
+    from graph import queries as q
+
+    registry, result = trained_model
+    scorer = OnlineScorer(api.store, load_version(registry, result.version))
+    with flow_with(api, scorer, without_model_policy(graph_risk_points=0)):
+        api.service.flow.warm_up()
+    scored = api.store.run(q.RANDOM_CUSTOMER_IDS, {"skip": 0, "limit": 1})[0]["id"]
+    trail = api.store.run(q.AUDIT_TRAIL, {"subject_id": scored, "limit": 1000})
+    reads = [r["event"] for r in trail if r["event"]["actor"] == "vouchgraph:warm-up"]
+    assert reads and reads[-1]["action"] == "GRAPH_MODEL_READ"
+    assert reads[-1]["categories"] == ["graph_model"]
