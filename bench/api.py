@@ -44,8 +44,6 @@ import os
 import platform
 import random
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -60,7 +58,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from api.operations import ASSESS, CANDIDATES, DECIDE, REQUEST, RESPOND  # noqa: E402
-from bench.common import free_port, git, percentiles, scratch_store  # noqa: E402
+from bench.common import child_server, free_port, git, percentiles, scratch_store  # noqa: E402
 from graph import embedded  # noqa: E402
 from graph.settings import load_settings  # noqa: E402
 from graph.store import GraphStore, open_store  # noqa: E402
@@ -130,45 +128,10 @@ def serve(port: int, graph: str, outbox_log: Path) -> int:
 def server_process(graph: str, outbox_log: Path, log_path: Path) -> Iterator[tuple[str, int]]:
     """Start `--serve` in a child process; yield (url, pid); terminate it, whatever happens."""
     port = free_port()
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                str(Path(__file__).resolve()),
-                "--serve",
-                "--port",
-                str(port),
-                "--graph",
-                graph,
-                "--outbox-log",
-                str(outbox_log),
-            ],
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            if proc.poll() is not None:
-                tail = log_path.read_text(errors="replace")[-2000:]
-                raise RuntimeError(f"the API server exited with {proc.returncode}: {tail}")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                    break
-            if time.monotonic() > deadline:
-                raise RuntimeError("the API server did not become ready within 120 s")
-            time.sleep(0.1)
-        yield url, proc.pid
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+    argv = [sys.executable, str(Path(__file__).resolve()), "--serve", "--port", str(port),
+            "--graph", graph, "--outbox-log", str(outbox_log)]  # fmt: skip
+    with child_server(argv, port, log_path) as proc:
+        yield f"http://127.0.0.1:{port}", proc.pid
 
 
 def _rss_kib(pid: int) -> int | None:

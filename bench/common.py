@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import socket
 import statistics
 import subprocess
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -57,3 +63,36 @@ def scratch_store(work: Path) -> Path:
     os.environ["VOUCHGRAPH_CONFIG"] = str(config)
     os.environ.pop("VOUCHGRAPH_GRAPH_URI", None)
     return data_dir
+
+
+@contextlib.contextmanager
+def child_server(argv: list[str], port: int, log_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """Start an API server process (`argv`, listening on `port`), wait until /readyz answers
+    200, yield it; stop it (SIGTERM, then kill) whatever happens. Its output goes to
+    `log_path`, whose tail is in the error when it exits early."""
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            if proc.poll() is not None:
+                tail = log_path.read_text(errors="replace")[-2000:]
+                raise RuntimeError(f"the API server exited with {proc.returncode}: {tail}")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                    break
+            if time.monotonic() > deadline:
+                raise RuntimeError("the API server did not become ready within 120 s")
+            time.sleep(0.1)
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()

@@ -32,9 +32,7 @@ import os
 import platform
 import select
 import shutil
-import signal
 import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -47,7 +45,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import free_port, git, percentiles, scratch_store  # noqa: E402
+from bench.common import child_server, free_port, git, percentiles, scratch_store  # noqa: E402
 from graph import embedded  # noqa: E402
 from graph.settings import load_settings  # noqa: E402
 from graph.store import GraphStore, open_store  # noqa: E402
@@ -112,35 +110,9 @@ def serve(port: int) -> int:
 def server_process(log_path: Path) -> Iterator[tuple[str, int]]:
     """Start `--serve` in a child process; yield (url, port); terminate it, whatever happens."""
     port = free_port()
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, str(Path(__file__).resolve()), "--serve", "--port", str(port)],
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            if proc.poll() is not None:
-                tail = log_path.read_text(errors="replace")[-2000:]
-                raise RuntimeError(f"the API server exited with {proc.returncode}: {tail}")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                    break
-            if time.monotonic() > deadline:
-                raise RuntimeError("the API server did not become ready within 120 s")
-            time.sleep(0.1)
-        yield url, port
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+    argv = [sys.executable, str(Path(__file__).resolve()), "--serve", "--port", str(port)]
+    with child_server(argv, port, log_path):
+        yield f"http://127.0.0.1:{port}", port
 
 
 # --- the clients --------------------------------------------------------------------------------
