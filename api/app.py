@@ -52,7 +52,8 @@ from api.schema import Mutation, Query
 from graph.errors import StoreError
 from graph.settings import Settings, load_settings
 from graph.store import GraphStore, open_store
-from risk.flow import NO_MODEL, GraphRiskScorer, KioskFlow
+from risk.flows.common import NO_MODEL, GraphRiskScorer
+from risk.flows.kiosk import KioskFlow
 from risk.outbox import OutboxDispatcher
 from risk.policy import Policy, load_policy
 from risk.senders import Sender, sender_from_settings

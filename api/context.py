@@ -15,13 +15,13 @@ from api.keys import Principal
 from api.metrics import Metrics
 from graph.errors import StoreError
 from risk.errors import FlowError
-from risk.flow import (
-    Actor,
+from risk.flows.common import Actor
+from risk.flows.customers import customer_summaries
+from risk.flows.kiosk import KioskFlow
+from risk.flows.kiosk_views import (
     AssessmentView,
     AssessRequest,
     DecisionView,
-    KioskFlow,
-    customer_summaries,
     refusal,
     refusal_decision,
 )

@@ -1,4 +1,4 @@
-"""The GraphQL schema: typed classes whose resolvers are thin calls into `risk.flow`."""
+"""The GraphQL schema: typed classes whose resolvers are thin calls into `risk.flows`."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from strawberry.types import Info
 
 from api.context import Context, allow
 from risk.disclosure import kiosk_items, kiosk_reasons
-from risk.flow import (
+from risk.flows.kiosk_views import (
     AssessmentView,
     AssessRequest,
     AssistRequestView,

@@ -415,7 +415,9 @@ def kin_customers(folder: Path) -> list[str]:
 
 def prescan(store: GraphStore, customers: list[str], target: int) -> dict[str, Any]:
     """Assess customers in-process until `target` need a guarantor and have a candidate."""
-    from risk.flow import Actor, AssessRequest, KioskFlow
+    from risk.flows.common import Actor
+    from risk.flows.kiosk import KioskFlow
+    from risk.flows.kiosk_views import AssessRequest
 
     flow = KioskFlow(store, lenient_policy(), deadline_ms=30_000)
     actor = Actor("bench-prescan", "kiosk")

@@ -10,7 +10,7 @@ free port, a temporary directory, the embedded server's AOF settings), builds a 
 graph with this project's query shapes, and runs client processes against it for a bounded
 time: GRAPH.RO_QUERY reads (OPTIONAL MATCH … collect, 2 hops, *1..2) and, in mixed mode,
 GRAPH.QUERY writes (UNWIND … MERGE … SET batches, CREATE, MATCH … SET compare-and-set, a
-write that fails its unique constraint), each with a per-query timeout like risk/flow.py's. A
+write that fails its unique constraint), each with a per-query timeout like risk/flows' steps'. A
 crash (the server exits or refuses connections) is reported with the tail of the server log.
 The server and the clients are stopped at the end, on Ctrl-C and on SIGTERM.
 """

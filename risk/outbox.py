@@ -1,9 +1,9 @@
 """The outbox dispatcher: delivers queued assisted-authentication messages through a sender.
 
-Requests and their messages are written in one statement (risk.flow); delivery happens here,
-off the request path, so a slow gateway never slows a kiosk. A message is claimed (QUEUED ->
-SENDING) before it is sent, so two API replicas never send it twice; the gateway also receives
-the message id as an idempotency key.
+Requests and their messages are written in one statement (risk.flows.kiosk_assist); delivery
+happens here, off the request path, so a slow gateway never slows a kiosk. A message is claimed
+(QUEUED -> SENDING) before it is sent, so two API replicas never send it twice; the gateway also
+receives the message id as an idempotency key.
 
 The claim is a lease: it holds until ``lease_until`` (claim time + ``lease_ms``), after which a
 message still SENDING (its process died mid-send) is claimable again. Sends run on a bounded set

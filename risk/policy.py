@@ -8,7 +8,7 @@ package. Every problem is a `PolicyError` naming the key path, e.g.
 
 Layout of the file (policy.toml holds the shipped values, with comments):
 
-    version = "2026-12-02.1"                 recorded on every decision
+    version = "2026-12-02.2"                 recorded on every decision
     applicant_required_consents = [...]      categories without which an applicant is refused
     [hard_rules]  [eligibility]  [assist]    defaults for every business
     [customer.<item>]  [guarantor.<item>]    item points of the two scorecards
@@ -175,6 +175,8 @@ class MovementPoints:
     dormant_then_active_points: float
     missing_points: float
     refer_missing: bool = False
+    # An account opened this recently counts among the accounts opened in the period.
+    recent_account_days: int = 180
 
 
 @dataclass(frozen=True)
@@ -275,6 +277,10 @@ class GuarantorRules:
     # or who sits in a short transfer cycle with the applicant: "ineligible" or "allow".
     device_cluster: str
     transfer_ring: str
+    # How far back a candidate's vouching history is read (ranking counts every bad outcome
+    # in it), and how many related customers are read at most.
+    history_days: int
+    max_related: int
 
 
 @dataclass(frozen=True)
@@ -285,6 +291,9 @@ class AssistRules:
     max_guarantors: int
     # Categories a guarantor must consent to before the request can be confirmed.
     guarantor_required_consents: tuple[str, ...]
+    assessment_ttl_seconds: int  # an assessment expires (nothing more is asked or decided)
+    max_token_failures: int  # wrong tokens or guarantors before a request is locked
+    message: str  # the text sent with the link (no personal data in it)
 
 
 @dataclass(frozen=True)
@@ -605,7 +614,11 @@ def _read_movement(t: _Table) -> MovementPoints:
     words = "the worst band of each measure plus dormant_then_active_points"
     missing, refer = t.missing("missing_points", worst, words)
     item = MovementPoints(
-        **bands, dormant_then_active_points=dormant, missing_points=missing, refer_missing=refer
+        **bands,
+        dormant_then_active_points=dormant,
+        missing_points=missing,
+        refer_missing=refer,
+        recent_account_days=t.integer("recent_account_days", minimum=1),
     )
     t.finish()
     return item
@@ -765,19 +778,37 @@ def _read_eligibility(t: _Table) -> GuarantorRules:
         channel_order=channels,
         device_cluster=t.text("device_cluster", choices=CANDIDATE_LINK_ACTIONS),
         transfer_ring=t.text("transfer_ring", choices=CANDIDATE_LINK_ACTIONS),
+        history_days=t.integer("history_days", minimum=1),
+        max_related=t.integer("max_related", minimum=1),
     )
+    if rules.history_days < max(rules.vouch_window_days, rules.bad_outcome_window_days):
+        raise PolicyError(
+            f"{t.path_of('history_days')}: must cover vouch_window_days and "
+            "bad_outcome_window_days (the rules look that far back)"
+        )
     t.finish()
     return rules
 
 
 def _read_assist(t: _Table) -> AssistRules:
+    message = t.text("message")
+    if not message.strip() or len(message) > 320:
+        raise PolicyError(f"{t.path_of('message')}: must be 1 to 320 characters")
     rules = AssistRules(
         request_ttl_seconds=t.integer("request_ttl_seconds", minimum=1),
         max_guarantors=t.integer("max_guarantors", minimum=1),
         guarantor_required_consents=t.texts(
             "guarantor_required_consents", choices=CONSENT_CATEGORIES
         ),
+        assessment_ttl_seconds=t.integer("assessment_ttl_seconds", minimum=1),
+        max_token_failures=t.integer("max_token_failures", minimum=1),
+        message=message,
     )
+    if rules.assessment_ttl_seconds < rules.request_ttl_seconds:
+        raise PolicyError(
+            f"{t.path_of('assessment_ttl_seconds')}: must be at least request_ttl_seconds "
+            f"({rules.request_ttl_seconds}): a request never outlives its assessment"
+        )
     t.finish()
     return rules
 

@@ -26,7 +26,7 @@ from tests_api_support import DECIDE, RECORD, REQUEST
 
 from etl.load import Loader
 from graph import queries as q
-from risk.flow import _bound
+from risk.flows.kiosk_evidence import bound_to_request
 
 FULL_DECISION = """query($id: ID!) { decision(id: $id) {
   id outcome reasons guarantorIds guarantors score { items { code evidence } } } }"""
@@ -125,8 +125,8 @@ def test_verification_results_are_bound_to_their_request(api: Any) -> None:
     assert verification["channel"] == "SMS" and verification["responder"] == "test-mobile_banking"
     # results moved onto another request (or another guarantor's) do not count at decide
     moved = {**stored, "id": "req_other"}
-    assert _bound(stored) and not _bound(moved)
-    assert not _bound({**stored, "guarantor_id": "G1"})
+    assert bound_to_request(stored) and not bound_to_request(moved)
+    assert not bound_to_request({**stored, "guarantor_id": "G1"})
 
 
 # --- 3. no self-vouching ----------------------------------------------------------------------
@@ -388,3 +388,39 @@ def test_concurrent_requests_cannot_exceed_the_guarantor_limit(api: Any) -> None
     made = api.store.run(q.GET_ASSESSMENT, {"id": assessment["id"]})[0]["requests"]
     assert len(made) <= 2 and len({r["guarantor_id"] for r in made}) == len(made)
     assert all(r.status_code < 500 for r in answers)
+
+
+# --- the policy owns the flow's windows, limits and words --------------------------------------
+
+
+def test_the_policys_expiry_message_and_token_limit_are_the_flows(api: Any) -> None:
+    from dataclasses import replace
+
+    from graph import queries as q
+
+    saved = api.service.flow.policy
+    businesses = {
+        name: replace(
+            b,
+            assist=replace(
+                b.assist, assessment_ttl_seconds=900, max_token_failures=1, message="Confirm?"
+            ),
+        )
+        for name, b in saved.businesses.items()
+    }
+    api.service.flow.policy = replace(saved, businesses=businesses)
+    try:
+        assessment, request_id = guarantor_flow(api, "G2")
+        times = api.data(
+            "query($id: ID!) { assessment(id: $id) { createdAt expiresAt } }",
+            {"id": assessment["id"]},
+        )["assessment"]
+        assert times["expiresAt"] - times["createdAt"] == 900_000
+        message = outbox_message(api, request_id)
+        assert message["text"] == "Confirm?"
+        once = confirm(api, request_id, token="guess").json()
+        assert "locked" in once["errors"][0]["message"]  # one wrong token is the limit
+    finally:
+        api.service.flow.policy = saved
+    stored = api.store.run(q.GET_ASSIST_REQUEST, {"id": request_id})[0]["request"]
+    assert stored["status"] == "LOCKED"

@@ -87,7 +87,7 @@ def test_every_shipped_business_loads(name: str) -> None:
 
 def test_shipped_policy_has_a_version_and_a_digest() -> None:
     policy = load_policy()
-    assert policy.version == "2026-12-02.1"
+    assert policy.version == "2026-12-02.2"
     assert re.fullmatch(r"[0-9a-f]{64}", policy.sha256)
 
 
@@ -331,6 +331,24 @@ FACE = "customer.face_similarity.bands"
         (
             _set(f"{CBT}.assist.max_guarantors", 0),
             f"{CBT}.assist.max_guarantors: must be an integer >= 1",
+        ),
+        (
+            _set("eligibility.history_days", 100),
+            "eligibility.history_days: must cover vouch_window_days and bad_outcome_window_days",
+        ),
+        (_set("eligibility.max_related", 0), "eligibility.max_related: must be an integer >= 1"),
+        (
+            _set("assist.assessment_ttl_seconds", 60),
+            "assist.assessment_ttl_seconds: must be at least request_ttl_seconds (600)",
+        ),
+        (
+            _set("assist.max_token_failures", 0),
+            "assist.max_token_failures: must be an integer >= 1",
+        ),
+        (_set("assist.message", " "), "assist.message: must be 1 to 320 characters"),
+        (
+            _delete("customer.movement.recent_account_days"),
+            "customer.movement.recent_account_days: missing",
         ),
         (
             _set("businesses.cross_border", business(shipped_doc())),

@@ -441,7 +441,7 @@ def test_score_equal_to_t1_needs_a_guarantor() -> None:
 
 def test_decision_records_policy_and_model_versions() -> None:
     decision = first_decision(customer(), CBT, POLICY)
-    assert decision.policy_version == "2026-12-02.1"
+    assert decision.policy_version == "2026-12-02.2"
     assert decision.model_versions == ("gnn-2026-11-01",)
     assert decision.business == CBT
 
