@@ -423,10 +423,10 @@ class Mutation:
         checked = None
         if verification is not None:
             checked = Verification(
-                verification.face_similarity,
-                verification.id_check.value,
-                verification.id_photo_captured,
-                tuple(c.value for c in verification.consents),
+                face_similarity=verification.face_similarity,
+                id_check=verification.id_check.value,
+                id_photo_captured=verification.id_photo_captured,
+                consents=tuple(c.value for c in verification.consents),
             )
         view = await ctx.call(
             ctx.flow.respond_assist,

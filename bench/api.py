@@ -424,7 +424,14 @@ def prescan(store: GraphStore, customers: list[str], target: int) -> dict[str, A
     consents = tuple(c.lower() for c in KIOSK_CONSENTS)
 
     def assess(customer: str) -> tuple[str, str, int]:
-        request = AssessRequest(customer, BUSINESS, "K-PRESCAN", FACE, "MATCH", consents)
+        request = AssessRequest(
+            customer_id=customer,
+            business=BUSINESS,
+            kiosk_id="K-PRESCAN",
+            face_similarity=FACE,
+            id_check="MATCH",
+            consents=consents,
+        )
         view = flow.assess(actor, request)
         return customer, view.outcome, len(view.candidates)
 

@@ -129,19 +129,19 @@ class AssessSteps(KioskBase):
     ) -> AssessmentView:
         ttl_ms = self.policy.business(request.business).assist.assessment_ttl_seconds * MS_PER_S
         return AssessmentView(
-            new_id("asm"),
-            request.customer_id,
-            request.business,
-            outcome,
-            score,
-            threshold,
-            tuple(items),
-            tuple(reasons),
-            tuple(candidates),
-            self.policy.version,
-            model_version,
-            now,
-            now + ttl_ms,
+            id=new_id("asm"),
+            customer_id=request.customer_id,
+            business=request.business,
+            outcome=outcome,
+            score=score,
+            threshold=threshold,
+            items=tuple(items),
+            reasons=tuple(reasons),
+            candidates=tuple(candidates),
+            policy_version=self.policy.version,
+            model_version=model_version,
+            created_at=now,
+            expires_at=now + ttl_ms,
         )
 
     def _refuse_unknown(self, actor: Actor, request: AssessRequest, now: int) -> AssessmentView:

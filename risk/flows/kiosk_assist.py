@@ -97,14 +97,14 @@ class AssistSteps(KioskBase):
             )
             views.append(
                 AssistRequestView(
-                    request_id,
-                    assessment_id,
-                    candidate.customer_id,
-                    candidate.handle,
-                    via,
-                    "PENDING",
-                    now,
-                    expires_at,
+                    id=request_id,
+                    assessment_id=assessment_id,
+                    guarantor_id=candidate.customer_id,
+                    handle=candidate.handle,
+                    channel=via,
+                    status="PENDING",
+                    created_at=now,
+                    expires_at=expires_at,
                 )
             )
         created = self._run(
@@ -216,13 +216,13 @@ class AssistSteps(KioskBase):
         )
         self._audit(actor, "READ_ASSIST_REQUEST", found["applicant_id"] or "", request_id)
         return AssistDetails(
-            request_id,
-            found["business"] or "",
-            mask_name(found["applicant_name"] or ""),
-            relationship,
-            request["channel"],
-            request["status"],
-            request["expires_at"],
+            request_id=request_id,
+            business=found["business"] or "",
+            applicant_display_name=mask_name(found["applicant_name"] or ""),
+            relationship=relationship,
+            channel=request["channel"],
+            status=request["status"],
+            expires_at=request["expires_at"],
         )
 
     def _token_failed(self, actor: Actor, request_id: str, limit: int) -> None:

@@ -173,11 +173,11 @@ class DecideSteps(KioskBase):
         )
         applicant = self._customer_evidence(
             AssessRequest(
-                assessment["customer_id"],
-                business,
-                assessment["kiosk_id"],
-                float(assessment["face_similarity"]),
-                assessment["id_check"],
+                customer_id=assessment["customer_id"],
+                business=business,
+                kiosk_id=assessment["kiosk_id"],
+                face_similarity=float(assessment["face_similarity"]),
+                id_check=assessment["id_check"],
             ),
             categories,
             now,
@@ -242,19 +242,19 @@ class DecideSteps(KioskBase):
         model_version: str | None = None,
     ) -> DecisionView:
         return DecisionView(
-            new_id("dec"),
-            assessment["id"],
-            assessment["customer_id"],
-            assessment["business"],
-            outcome,
-            score,
-            threshold,
-            tuple(items),
-            tuple(reasons),
-            tuple(r["guarantor_id"] for r in confirmed),
-            self.policy.version,
-            model_version,
-            now,
+            id=new_id("dec"),
+            assessment_id=assessment["id"],
+            customer_id=assessment["customer_id"],
+            business=assessment["business"],
+            outcome=outcome,
+            score=score,
+            threshold=threshold,
+            items=tuple(items),
+            reasons=tuple(reasons),
+            guarantor_ids=tuple(r["guarantor_id"] for r in confirmed),
+            policy_version=self.policy.version,
+            model_version=model_version,
+            created_at=now,
             guarantor_handles=tuple(r.get("handle") or "" for r in confirmed),
         )
 
@@ -326,19 +326,21 @@ class DecideSteps(KioskBase):
         found = self._assessment(actor, assessment_id)
         a = found["assessment"]
         view = AssessmentView(
-            a["id"],
-            a["customer_id"],
-            a["business"],
-            a["outcome"],
-            float(a["score"]),
-            float(a["threshold"]),
-            items_from_json(a["items"]),
-            tuple(a["reasons"] or ()),
-            tuple(Candidate.from_stored(c) for c in json.loads(a.get("candidate_view") or "[]")),
-            a["policy_version"],
-            a.get("model_version"),
-            a["created_at"],
-            a["expires_at"],
+            id=a["id"],
+            customer_id=a["customer_id"],
+            business=a["business"],
+            outcome=a["outcome"],
+            score=float(a["score"]),
+            threshold=float(a["threshold"]),
+            items=items_from_json(a["items"]),
+            reasons=tuple(a["reasons"] or ()),
+            candidates=tuple(
+                Candidate.from_stored(c) for c in json.loads(a.get("candidate_view") or "[]")
+            ),
+            policy_version=a["policy_version"],
+            model_version=a.get("model_version"),
+            created_at=a["created_at"],
+            expires_at=a["expires_at"],
         )
         self._audit(actor, "READ_ASSESSMENT", view.customer_id, view.id)
         return view, [request_view(r) for r in found["requests"]]

@@ -12,7 +12,7 @@ from risk.policy import Policy, UnknownBusiness
 from risk.scorecard import Item, RelationshipPath
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class AssessRequest:
     """Step 1's input from the kiosk."""
 
@@ -24,7 +24,7 @@ class AssessRequest:
     consents: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Verification:
     """What the guarantor's phone reports with a confirmation (step 6)."""
 
@@ -34,7 +34,7 @@ class Verification:
     consents: tuple[str, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Candidate:
     """A candidate guarantor. A kiosk sees the opaque `handle` (per assessment), the masked
     name, the relationship in words and the channels a request may use; only analysts see the
@@ -63,18 +63,18 @@ class Candidate:
     @staticmethod
     def from_stored(row: Mapping[str, Any]) -> Candidate:
         return Candidate(
-            row["handle"],
-            row["customer_id"],
-            row["display_name"],
-            row["relationship"],
-            True,
-            (),
-            tuple(RelationshipPath(*p) for p in row["paths"]),
-            tuple(row["channels"]),
+            handle=row["handle"],
+            customer_id=row["customer_id"],
+            display_name=row["display_name"],
+            relationship=row["relationship"],
+            eligible=True,
+            reasons=(),
+            paths=tuple(RelationshipPath(*p) for p in row["paths"]),
+            channels=tuple(row["channels"]),
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class AssessmentView:
     """An assessment as stored (or, when failing closed, as answered without a store)."""
 
@@ -94,7 +94,7 @@ class AssessmentView:
     persisted: bool = True
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class AssistRequestView:
     """An assisted-authentication request and where it stands."""
 
@@ -109,7 +109,7 @@ class AssistRequestView:
     responded_at: int | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class AssistDetails:
     """What the guarantor's mobile banking shows before they answer: which business, for whom
     (masked), how they are related, and until when."""
@@ -123,7 +123,7 @@ class AssistDetails:
     expires_at: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class DecisionView:
     """A final decision with everything that explains it."""
 
@@ -147,47 +147,47 @@ class DecisionView:
 
 def candidate_of(ranked: RankedCandidate, name: str) -> Candidate:
     return Candidate(
-        new_id("cand"),
-        ranked.facts.customer_id,
-        mask_name(name),
-        ranked.relationship,
-        ranked.eligibility.eligible,
-        ranked.eligibility.reasons,
-        ranked.facts.paths,
-        tuple(ranked.channels),
+        handle=new_id("cand"),
+        customer_id=ranked.facts.customer_id,
+        display_name=mask_name(name),
+        relationship=ranked.relationship,
+        eligible=ranked.eligibility.eligible,
+        reasons=ranked.eligibility.reasons,
+        paths=ranked.facts.paths,
+        channels=tuple(ranked.channels),
     )
 
 
 def request_view(r: dict[str, Any]) -> AssistRequestView:
     return AssistRequestView(
-        r["id"],
-        r["assessment_id"],
-        r["guarantor_id"],
-        r.get("handle") or "",
-        r["channel"],
-        r["status"],
-        r["created_at"],
-        r["expires_at"],
-        r.get("responded_at"),
+        id=r["id"],
+        assessment_id=r["assessment_id"],
+        guarantor_id=r["guarantor_id"],
+        handle=r.get("handle") or "",
+        channel=r["channel"],
+        status=r["status"],
+        created_at=r["created_at"],
+        expires_at=r["expires_at"],
+        responded_at=r.get("responded_at"),
     )
 
 
 def decision_view(d: dict[str, Any]) -> DecisionView:
     return DecisionView(
-        d["id"],
-        d["assessment_id"],
-        d["customer_id"],
-        d["business"],
-        d["outcome"],
-        float(d["score"]),
-        float(d["threshold"]),
-        items_from_json(d["items"]),
-        tuple(d["reasons"] or ()),
-        tuple(d.get("guarantor_ids") or ()),
-        d["policy_version"],
-        d.get("model_version"),
-        d["created_at"],
-        d.get("reported_outcome"),
+        id=d["id"],
+        assessment_id=d["assessment_id"],
+        customer_id=d["customer_id"],
+        business=d["business"],
+        outcome=d["outcome"],
+        score=float(d["score"]),
+        threshold=float(d["threshold"]),
+        items=items_from_json(d["items"]),
+        reasons=tuple(d["reasons"] or ()),
+        guarantor_ids=tuple(d.get("guarantor_ids") or ()),
+        policy_version=d["policy_version"],
+        model_version=d.get("model_version"),
+        created_at=d["created_at"],
+        reported_outcome=d.get("reported_outcome"),
         guarantor_handles=tuple(d.get("guarantor_handles") or ()),
     )
 
@@ -200,19 +200,19 @@ def refusal(request: AssessRequest, policy: Policy, reason: str, now: int) -> As
         threshold = 0.0
     item = Item(reason, 0.0, {})
     return AssessmentView(
-        new_id("asm"),
-        request.customer_id,
-        request.business,
-        "REFUSED",
-        0.0,
-        threshold,
-        (item,),
-        (reason,),
-        (),
-        policy.version,
-        None,
-        now,
-        now,
+        id=new_id("asm"),
+        customer_id=request.customer_id,
+        business=request.business,
+        outcome="REFUSED",
+        score=0.0,
+        threshold=threshold,
+        items=(item,),
+        reasons=(reason,),
+        candidates=(),
+        policy_version=policy.version,
+        model_version=None,
+        created_at=now,
+        expires_at=now,
         persisted=False,
     )
 
@@ -220,18 +220,18 @@ def refusal(request: AssessRequest, policy: Policy, reason: str, now: int) -> As
 def refusal_decision(assessment_id: str, policy: Policy, reason: str, now: int) -> DecisionView:
     """What `decide` answers when it cannot run: REFUSE with a reason code, never stored."""
     return DecisionView(
-        new_id("dec"),
-        assessment_id,
-        "",
-        "",
-        "REFUSE",
-        0.0,
-        0.0,
-        (Item(reason, 0.0, {}),),
-        (reason,),
-        (),
-        policy.version,
-        None,
-        now,
+        id=new_id("dec"),
+        assessment_id=assessment_id,
+        customer_id="",
+        business="",
+        outcome="REFUSE",
+        score=0.0,
+        threshold=0.0,
+        items=(Item(reason, 0.0, {}),),
+        reasons=(reason,),
+        guarantor_ids=(),
+        policy_version=policy.version,
+        model_version=None,
+        created_at=now,
         persisted=False,
     )
