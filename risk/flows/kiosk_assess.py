@@ -29,14 +29,12 @@ from risk.flows.kiosk_views import (
     Candidate,
     candidate_of,
 )
+from risk.flows.rows import RelatedRow, from_row
 from risk.policy import ID_CHECKS
 from risk.scorecard import (
     DAY_MS,
-    IN,
-    OUT,
     CustomerEvidence,
     Item,
-    RelationshipPath,
     first_decision,
     hard_refusals,
 )
@@ -233,33 +231,31 @@ class AssessSteps(KioskBase):
         registry = "household_registry" in categories
         facts = []
         names: dict[str, str] = {}
-        for row in rows:
+        for row in (from_row(RelatedRow, r) for r in rows):
             paths = tuple(
-                RelationshipPath(
-                    t["type"], t["kind"], t["source"], OUT if t["candidate_is_src"] else IN
-                )
-                for t in row["ties"]
-                if registry or t["source"] != "household_registry"
+                tie.path()
+                for tie in row.tie_rows()
+                if registry or tie.source != "household_registry"
             )
             if not paths:
                 continue
-            names[row["id"]] = row["name"] or ""
+            names[row.id] = row.name or ""
             facts.append(
                 CandidateFacts(
-                    customer_id=row["id"],
+                    customer_id=row.id,
                     paths=paths,
-                    status=row["status"] or "closed",
-                    blacklisted=int(row["blacklist_entries"] or 0) > 0,
-                    is_self=row["id"] == customer_id or bool(row["same_person"]),
-                    channels=channels_of(row["phones"], row["devices"]),
-                    shared_channels=channels_of(row["shared_phones"], row["shared_devices"]),
-                    device_cluster=bool(row["device_cluster"]),
-                    transfer_ring=bool(row["transfer_ring"]),
-                    account_opened_at=row["opened_at"],
-                    credit_grade=row["credit_grade"],
-                    graph_risk=row["graph_risk"],
-                    vouches_given=vouches_of(row["vouches"], True, since),
-                    vouches_received=vouches_of(row["vouches"], False, since),
+                    status=row.status or "closed",
+                    blacklisted=row.blacklisted,
+                    is_self=row.id == customer_id or bool(row.same_person),
+                    channels=channels_of(row.phones, row.devices),
+                    shared_channels=channels_of(row.shared_phones, row.shared_devices),
+                    device_cluster=bool(row.device_cluster),
+                    transfer_ring=bool(row.transfer_ring),
+                    account_opened_at=row.opened_at,
+                    credit_grade=row.credit_grade,
+                    graph_risk=row.graph_risk,
+                    vouches_given=vouches_of(row.vouches, True, since),
+                    vouches_received=vouches_of(row.vouches, False, since),
                 )
             )
         ranked = rank_candidates(facts, business, self.policy, now)

@@ -30,6 +30,7 @@ from risk.flows.kiosk_evidence import (
 from risk.flows.kiosk_views import (
     AssessRequest,
 )
+from risk.flows.rows import PersonRow, from_row
 from risk.policy import Policy, UnknownBusiness
 from risk.scorecard import (
     CustomerEvidence,
@@ -156,12 +157,13 @@ class KioskBase:
         except UnknownBusiness:
             raise InvalidInput(f"business: {business!r} is not configured") from None
 
-    def _evidence_row(self, customer_id: str, categories: set[str]) -> dict[str, Any]:
+    def _evidence_row(self, customer_id: str, categories: set[str]) -> PersonRow:
+        """What the scorecards read about a person, each category only when it may be read."""
         flags = {c: c in categories for c in EVIDENCE_CATEGORIES}
         rows = self._run(q.PERSON_EVIDENCE, {"id": customer_id, **flags})
         if not rows:
             raise NotFound(f"customer {customer_id!r} not found")
-        return rows[0]
+        return from_row(PersonRow, rows[0])
 
     def _customer_evidence(
         self, request: AssessRequest, categories: set[str], now: int
@@ -177,7 +179,7 @@ class KioskBase:
                     int(r.get("ts") or 0),
                     r.get("id"),
                 )
-                for r in row["rejections"]
+                for r in row.rejections
             )
         basic = "basic_info" in categories
         risk, version, why = self._graph_risk(
@@ -187,14 +189,14 @@ class KioskBase:
             now=now,
             face_similarity=request.face_similarity,
             id_check=request.id_check,
-            blacklisted=int(row["blacklist_entries"] or 0) > 0,
-            age=age_years(row["birth_date"], now) if basic else None,
-            account_opened_at=row["opened_at"] if basic else None,
-            account_status=row["status"] if basic else None,
-            address_present=row["address_present"] if basic else None,
+            blacklisted=row.blacklisted,
+            age=age_years(row.birth_date, now) if basic else None,
+            account_opened_at=row.opened_at if basic else None,
+            account_status=row.status if basic else None,
+            address_present=row.address_present if basic else None,
             rejections=rejections,
             movement=movement_of(row, now, recent_account_days=card.movement.recent_account_days),
-            credit_grade=row["credit_grade"],
+            credit_grade=row.credit_grade,
             graph_risk=risk,
             model_version=version,
             graph_evidence=why,

@@ -17,7 +17,7 @@ from risk.flows.common import (
     new_id,
 )
 from risk.flows.consents import usable_consents
-from risk.flows.kiosk_base import EVIDENCE_CATEGORIES, KioskBase
+from risk.flows.kiosk_base import KioskBase
 from risk.flows.kiosk_evidence import (
     bound_to_request,
     movement_of,
@@ -32,14 +32,12 @@ from risk.flows.kiosk_views import (
     decision_view,
     request_view,
 )
+from risk.flows.rows import TieRow, from_row
 from risk.scorecard import (
     DAY_MS,
-    IN,
-    OUT,
     CustomerEvidence,
     GuarantorEvidence,
     Item,
-    RelationshipPath,
     final_decision,
     hard_refusals,
 )
@@ -61,12 +59,7 @@ class DecideSteps(KioskBase):
         ties = self._run(
             q.TIES_BETWEEN, {"customer_id": customer_id, "guarantor_id": request["guarantor_id"]}
         )
-        paths = tuple(
-            RelationshipPath(
-                t["type"], t["kind"], t["source"], OUT if t["candidate_is_src"] else IN
-            )
-            for t in ties
-        )
+        paths = tuple(from_row(TieRow, t).path() for t in ties)
         vouching = "vouching_history" in categories
         risk, version, why = self._graph_risk(
             lambda scorer: scorer.score_pair(customer_id, request["guarantor_id"], now)
@@ -75,13 +68,13 @@ class DecideSteps(KioskBase):
             now=now,
             face_similarity=float(verification["face_similarity"]),
             id_check=verification["id_check"],
-            blacklisted=int(row["blacklist_entries"] or 0) > 0,
-            account_status=row["status"],
+            blacklisted=row.blacklisted,
+            account_status=row.status,
             id_photo_captured=bool(verification.get("id_photo_captured")),
             relationship=paths,
             movement=movement_of(row, now, recent_account_days=card.movement.recent_account_days),
-            vouch_history=vouches_of(row["vouches"], False, since) if vouching else None,
-            credit_grade=row["credit_grade"],
+            vouch_history=vouches_of(row.vouches, False, since) if vouching else None,
+            credit_grade=row.credit_grade,
             graph_risk=risk,
             model_version=version,
             graph_evidence=why,
@@ -91,16 +84,16 @@ class DecideSteps(KioskBase):
     def _hard_now(self, assessment: dict[str, Any], now: int) -> tuple[Item, ...]:
         """The hard rules (blacklist, account status, ID known to the bank) checked again at
         decision time: the applicant may have been listed or closed since the assessment."""
-        flags = {c: False for c in EVIDENCE_CATEGORIES}
-        rows = self._run(q.PERSON_EVIDENCE, {"id": assessment["customer_id"], **flags})
-        if not rows:
+        try:
+            row = self._evidence_row(assessment["customer_id"], set())  # no category: facts only
+        except NotFound:
             return (Item("HARD_ID_UNKNOWN", 0.0, {"customer_known": False}),)
         evidence = CustomerEvidence(
             now=now,
             face_similarity=float(assessment["face_similarity"]),
             id_check=assessment["id_check"],
-            blacklisted=int(rows[0]["blacklist_entries"] or 0) > 0,
-            account_status=rows[0]["status"],
+            blacklisted=row.blacklisted,
+            account_status=row.status,
         )
         # the graph model was heard at assess: here only the rules on the facts count
         hard = hard_refusals(evidence, assessment["business"], self.policy)

@@ -9,6 +9,7 @@ from dataclasses import replace
 from typing import Any
 
 from risk.flows.common import DAYS_PER_YEAR
+from risk.flows.rows import PersonRow
 from risk.scorecard import DAY_MS, Decision, Movement, VouchRecord
 
 log = logging.getLogger(__name__)
@@ -18,22 +19,22 @@ def age_years(birth_date: int | None, now: int) -> int | None:
     return None if birth_date is None else int((now - birth_date) // (DAYS_PER_YEAR * DAY_MS))
 
 
-def movement_of(row: dict[str, Any], now: int, *, recent_account_days: int) -> Movement | None:
+def movement_of(row: PersonRow, now: int, *, recent_account_days: int) -> Movement | None:
     """The account movement of a person's evidence row; None when it was not read (no consent
     to transactions) or is not known. An account opened within `recent_account_days` counts
     among the accounts opened in the period."""
-    if row.get("movement_as_of") is None:
+    if row.movement_as_of is None:
         return None
-    status, opened_at = row.get("status"), row.get("opened_at")
+    status, opened_at = row.status, row.opened_at
     recent_open = opened_at is not None and now - opened_at < recent_account_days * DAY_MS
     return Movement(
-        out_total=float(row.get("out_total") or 0.0),
-        out_count=int(row.get("out_count") or 0),
-        counterparties=int(row.get("counterparties") or 0),
-        max_single_out=float(row.get("max_out") or 0.0),
+        out_total=float(row.out_total or 0.0),
+        out_count=int(row.out_count or 0),
+        counterparties=int(row.counterparties or 0),
+        max_single_out=float(row.max_out or 0.0),
         accounts_opened=1 if recent_open else 0,
         accounts_closed=1 if status == "closed" else 0,
-        dormant_then_active=status == "dormant" and int(row.get("out_count_30d") or 0) > 0,
+        dormant_then_active=status == "dormant" and int(row.out_count_30d or 0) > 0,
     )
 
 
