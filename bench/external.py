@@ -88,7 +88,7 @@ def _evaluate(
         fitted = fit_models(export, split, config)
         known = export.known_labels(split.mask(export.num_customers))
         for name, model in fitted.items():
-            prob = model.predict(export, known)
+            prob = model.predict_proba(export, known)
             aucs[name].append(float(roc_auc(export.label[split.test], prob[split.test])))
         shown = ", ".join(f"{m} {v[-1]:.4f}" for m, v in aucs.items())
         print(f"# {progress} split {k + 1}/{len(splits)}: {shown}", file=sys.stderr, flush=True)

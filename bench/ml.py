@@ -96,7 +96,7 @@ def online(store: GraphStore, scorer: OnlineScorer, ids: list[str], now: int) ->
         started = time.perf_counter()
         near = scorer._neighbourhood([customer], now)
         seed = int(near.seeds[0])
-        fitted.predict(near, hide(near.known_labels(), [seed]))
+        fitted.predict_proba(near, hide(near.known_labels(), [seed]))
         plain.append(time.perf_counter() - started)
         _timed(explained, scorer.score_customer, customer, now)
     if fitted.scores_pairs:

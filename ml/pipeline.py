@@ -18,9 +18,10 @@ from etl.load import load_folder
 from graph.settings import Settings
 from graph.store import GraphStore, open_store
 from ml.export import GraphExport, export_graph
+from ml.models.estimator import MANIFEST_FILE
 from ml.registry import ModelRegistry
 from ml.report import write_report
-from ml.serving import WEIGHTS_FILE, manifest_for
+from ml.serving import manifest_for
 from ml.train import Split, TrainConfig, evaluate_models, fit_models, served_model, stratified_split
 
 
@@ -70,7 +71,11 @@ def train_export(
     with tempfile.TemporaryDirectory() as tmp:
         paths = write_report(Path(tmp), summary, predictions)
         files: dict[str, bytes | Path] = {p.name: p.read_bytes() for p in paths.values()}
-    files[WEIGHTS_FILE] = fitted[served].weights()
+        # the model's files; its own manifest is part of the version's (`manifest_for`)
+        fitted[served].save(Path(tmp) / "model")
+        for path in (Path(tmp) / "model").iterdir():
+            if path.name != MANIFEST_FILE:
+                files[path.name] = path.read_bytes()
     manifest = manifest_for(fitted[served], export)
     manifest["metrics"] = results[served]["metrics"]
     manifest["val_metrics"] = results[served]["val_metrics"]

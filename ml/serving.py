@@ -9,24 +9,20 @@ request time, and says which relations and neighbours moved the score most.
 from __future__ import annotations
 
 import dataclasses
-import io
-import pickle
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import torch
 
 from graph import queries as q
 from graph.progress import Progress
 from graph.store import GraphStore
-from ml.calibration import Calibration
 from ml.export import RELATIONS, Edges, GraphExport, export_graph, export_neighbourhood
-from ml.gnn import GraphRiskModel
+from ml.models.estimator import RiskEstimator
+from ml.models.kinds import load_estimator
 from ml.registry import ModelRegistry
-from ml.train import Fitted, TrainConfig
 
 # Bands stored with batch scores (the same edges as the shipped policy's graph-risk points).
 BANDS: tuple[tuple[float, str], ...] = (
@@ -36,7 +32,6 @@ BANDS: tuple[tuple[float, str], ...] = (
     (0.8, "HIGH"),
     (1.01, "SEVERE"),
 )
-WEIGHTS_FILE = "weights.bin"
 
 
 def band(probability: float) -> str:
@@ -46,26 +41,10 @@ def band(probability: float) -> str:
     return BANDS[-1][1]
 
 
-def manifest_for(fitted: Fitted, export: GraphExport) -> dict[str, Any]:
+def manifest_for(fitted: RiskEstimator, export: GraphExport) -> dict[str, Any]:
     """What a version records besides its files (the trainer adds metrics and reports)."""
-    spec: dict[str, Any] = {
-        "customer_features": list(fitted.feature_names),
-        "attribute_names": list(fitted.attribute_names),
-        "relations": {name: list(attrs) for name, attrs in RELATIONS.items()},
-        "fanout": fitted.config.fanout,
-        "hops": fitted.config.layers if fitted.network is not None else 1,
-    }
-    if fitted.network is not None:
-        spec["network"] = fitted.network.config
     return {
-        "kind": fitted.kind,
-        "feature_spec": spec,
-        "calibration": fitted.calibration.to_dict(),
-        "pair_calibration": (
-            fitted.pair_calibration.to_dict() if fitted.pair_calibration is not None else None
-        ),
-        "train_config": dataclasses.asdict(fitted.config),
-        "training": fitted.training,
+        **fitted.manifest(),
         "as_of": export.as_of,
         "data_fingerprint": export.fingerprint(),
     }
@@ -77,7 +56,7 @@ class LoadedModel:
 
     version: str
     manifest: dict[str, Any]
-    fitted: Fitted
+    fitted: RiskEstimator
 
     @property
     def hops(self) -> int:
@@ -96,31 +75,7 @@ def load_version(registry: ModelRegistry, name: str) -> LoadedModel:
     """Loads a version after checking its files against the manifest's digests."""
     registry.verify(name)
     manifest = registry.show(name)
-    spec = manifest["feature_spec"]
-    config = TrainConfig(
-        **{k: tuple(v) if isinstance(v, list) else v for k, v in manifest["train_config"].items()}
-    )
-    raw = (registry.path(name) / WEIGHTS_FILE).read_bytes()
-    pair = manifest.get("pair_calibration")
-    fitted = Fitted(
-        manifest["kind"],
-        config,
-        tuple(spec["customer_features"]),
-        tuple(spec["attribute_names"]),
-        Calibration.from_dict(manifest["calibration"]),
-        pair_calibration=Calibration.from_dict(pair) if pair else None,
-        training=manifest.get("training", {}),
-    )
-    if manifest["kind"] == "gnn":
-        network = GraphRiskModel.from_config(spec["network"])
-        network.load_state_dict(torch.load(io.BytesIO(raw), weights_only=True))
-        network.eval()
-        fitted.network = network
-    else:
-        # Only versions this project wrote are loaded, after their digests are checked above.
-        boosters = pickle.loads(raw)
-        fitted.booster, fitted.pair_booster = boosters["customer"], boosters["pair"]
-    return LoadedModel(name, manifest, fitted)
+    return LoadedModel(name, manifest, load_estimator(registry.path(name)))
 
 
 def load_promoted(registry: ModelRegistry) -> LoadedModel | None:
@@ -143,7 +98,7 @@ def batch_scores(model: LoadedModel, export: GraphExport, seed: int = 0) -> np.n
     half = np.random.default_rng(seed).random(export.num_customers) < 0.5
     out = np.zeros(export.num_customers)
     for part in (half, ~half):
-        out[part] = model.fitted.predict(export, hide(known, np.flatnonzero(part)))[part]
+        out[part] = model.fitted.predict_proba(export, hide(known, np.flatnonzero(part)))[part]
     return out
 
 
@@ -272,7 +227,7 @@ class OnlineScorer:
         fitted = self.model.fitted
 
         def predict(graph: GraphExport, known: np.ndarray, seeds: np.ndarray) -> np.ndarray:
-            return fitted.predict(graph, known)[seeds[:, 0]]
+            return fitted.predict_proba(graph, known)[seeds[:, 0]]
 
         return self._explained(export, predict)
 
@@ -288,11 +243,15 @@ class OnlineScorer:
         fitted = self.model.fitted
 
         def predict(graph: GraphExport, known: np.ndarray, seeds: np.ndarray) -> np.ndarray:
-            return fitted.predict_pairs(graph, known, seeds[:, 0], seeds[:, 1])
+            return fitted.predict_pair_proba(graph, known, seeds[:, 0], seeds[:, 1])
 
         return self._explained(export, predict)
 
-    def _explained(self, export: GraphExport, predict) -> GraphRisk:
+    def _explained(
+        self,
+        export: GraphExport,
+        predict: Callable[[GraphExport, np.ndarray, np.ndarray], np.ndarray],
+    ) -> GraphRisk:
         """The score, and by occlusion how much it falls without each relation type and
         without each near neighbour; all the variants are scored in one pass."""
         seeds = [int(s) for s in export.seeds]

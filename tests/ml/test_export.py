@@ -15,7 +15,7 @@ from etl.load import Loader
 from graph.store import GraphStore
 from ml.export import CUSTOMER_FEATURES, GraphExport, export_graph, export_neighbourhood
 from ml.features import STRUCTURAL_FEATURES, cap_fanout, structural
-from ml.gnn import edge_types, model_for, to_heterodata
+from ml.models.gnn import edge_types, model_for, to_heterodata
 
 AS_OF = "2026-01-01"
 

@@ -90,7 +90,7 @@ def test_online_scores_match_the_model_on_the_same_neighbourhood(
             attribute_names=model.attribute_names,
         )
         seed = int(near.seeds[0])
-        expected = model.fitted.predict(near, hide(near.known_labels(), [seed]))[seed]
+        expected = model.fitted.predict_proba(near, hide(near.known_labels(), [seed]))[seed]
         assert risk.probability == pytest.approx(float(expected), rel=1e-5)
         assert set(risk.evidence) >= {"relations", "neighbours"}
         json.dumps(risk.evidence)  # evidence is stored with the decision
