@@ -1,5 +1,6 @@
-"""`vouchgraph load --bulk`: a first load into an empty FalkorDB graph through GRAPH.BULK, or
-into the empty database of the local Neo4j through `neo4j-admin database import full`.
+"""`vouchgraph load --bulk`: a first load into an empty graph through the store's native bulk
+path (`GraphStore.bulk_loader()`: FalkorDB's GRAPH.BULK, or `neo4j-admin database import full`
+into the local Neo4j; a store that refuses is loaded incrementally, with the reason as a note).
 
 The folder is validated exactly as the incremental path validates it (same rules, same
 reference checks, same report) but kept as Arrow columns, resolved with the same semantics as
@@ -11,7 +12,6 @@ property).
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,20 +22,12 @@ import pyarrow.compute as pc
 
 from etl import readers
 from etl.columnar import typed_schema, validate_batch_table
-from etl.load import (
-    REFERENCES,
-    FileReport,
-    LoadReport,
-    graph_counts,
-    missing_reference,
-    preflight,
-    validated_batches,
-)
+from etl.folder import REFERENCES, missing_reference, preflight, validated_batches
+from etl.report import FileReport, LoadReport, graph_counts
 from etl.sources import SOURCES, SOURCES_BY_NAME, Source
 from etl.transfers import TransferAggregate
 from graph import queries as q
-from graph.backends.falkor import FalkorStore
-from graph.backends.falkordb_bulk import EdgeColumns, NodeColumns, bulk_insert_columns
+from graph.bulk import EdgeColumns, NodeColumns
 from graph.errors import StoreError
 from graph.progress import Progress
 from graph.store import GraphStore
@@ -63,7 +55,7 @@ MOVEMENT = {  # graph property <- movement column (as graph.queries.SET_MOVEMENT
     "out_total_30d": "out_total_30d",
 }
 NODE_KEY = {"Phone": "number", "Attribute": "name"}  # the key of a label not keyed on `id`
-# Where the nodes each reference check of etl.load.REFERENCES looks for live in the folder.
+# Where the nodes each reference check of etl.folder.REFERENCES looks for live in the folder.
 REFERENCE_TARGETS = {
     q.EXISTING_CUSTOMERS.name: ("customers", "customer_id"),
     q.EXISTING_DEVICES.name: ("devices", "device_id"),
@@ -71,31 +63,13 @@ REFERENCE_TARGETS = {
 
 
 TIE_TYPES = frozenset({"KIN", "SOCIAL", "TRANSFERRED", "VOUCHED_FOR"})  # as SET_DEGREES counts
-REMOTE_NEO4J = (
-    "bulk import needs the local Neo4j (vouchgraph neo4j start); "
-    "a remote server is loaded incrementally"
-)
-
-
-def _local_neo4j(store: GraphStore) -> Path | None:
-    """The directory of the local Neo4j when `store` is its `neo4j` database, else None."""
-    if getattr(store, "backend", None) != "neo4j":
-        return None
-    from graph import neo4j_local
-    from graph.backends.neo4j_bulk import local_server  # only Neo4j loads need it
-
-    home = neo4j_local.default_home()
-    server = local_server(getattr(store, "uri", ""), getattr(store, "database", None), home)
-    return None if server is None else home
 
 
 def bulk_supported(store: GraphStore) -> str | None:
     """None when `store` can take a bulk load now, else why not."""
-    if getattr(store, "backend", None) == "neo4j":
-        if _local_neo4j(store) is None:
-            return REMOTE_NEO4J
-    elif not isinstance(store, FalkorStore):
-        return "the bulk path is for the embedded FalkorDB store or the local Neo4j"
+    reason = store.bulk_loader().refusal()
+    if reason is not None:
+        return reason
     if not store.is_empty():
         return "the graph is not empty (bulk is for a first load)"
     return None
@@ -484,27 +458,17 @@ def _add_degrees(nodes: list[NodeColumns], edges: Sequence[EdgeColumns]) -> None
     )
 
 
-def _print_line(line: str) -> None:
-    """Show one progress line of neo4j-admin on the terminal (stderr, like the bars)."""
-    print(line, file=sys.stderr, flush=True)
-
-
 def bulk_load(store: GraphStore, folder: Path, progress: bool = True) -> LoadReport:
-    """Validate the folder, then create the graph in one GRAPH.BULK stream (FalkorDB) or one
-    `neo4j-admin database import` (the local Neo4j)."""
-    neo4j_home = _local_neo4j(store)
-    if neo4j_home is None and not isinstance(store, FalkorStore):
-        raise TypeError("bulk_load needs the FalkorDB store or the local Neo4j")
-    if neo4j_home is not None and not store.is_empty():
-        # the import replaces the whole database: never over data
+    """Validate the folder, then create the graph through the store's bulk loader."""
+    loader = store.bulk_loader()
+    reason = loader.refusal()
+    if reason is not None:
+        raise StoreError(f"bulk load not possible: {reason}")
+    if not store.is_empty():  # checked before the folder is read, and again by the loader
         raise StoreError("the graph is not empty (bulk is for a first load)")
     started = time.monotonic()
     report = LoadReport(str(folder), store.backend, "bulk")
     files = preflight(folder)
-    if isinstance(store, FalkorStore) and store.is_empty():
-        # GRAPH.BULK creates its graph: one holding only the schema (`ensure_schema` ran, no
-        # data yet) is removed first; the schema is built again after the data.
-        store.clear()
     data = _Folder()
     for source in SOURCES:
         path = files.get(source.name)
@@ -526,27 +490,7 @@ def bulk_load(store: GraphStore, folder: Path, progress: bool = True) -> LoadRep
     edges = _edges(data, _Ids(nodes), nodes, transfers, batch)
     _add_degrees(nodes, edges)
     data.tables.clear()
-    if neo4j_home is not None:
-        from graph.backends.neo4j_bulk import import_columns
-
-        import_columns(neo4j_home, nodes, edges, on_line=_print_line if progress else None)
-        store.ensure_schema()
-        report.nodes_after, report.relationships_after = graph_counts(store)
-        report.seconds = round(time.monotonic() - started, 3)
-        return report
-    assert isinstance(store, FalkorStore)
-    with Progress("bulk insert", unit="entities", enabled=progress) as bar:
-        seen: dict[str, int] = {}
-
-        def on_progress(kind: str, count: int) -> None:
-            bar.update(count - seen.get(kind, 0))
-            seen[kind] = count
-
-        with store.aof_rewrite_paused():
-            bulk_insert_columns(
-                store.connection, store.graph_name, nodes, edges, progress=on_progress
-            )
-    store.ensure_schema()
+    loader.load(nodes, edges, progress)
     report.nodes_after, report.relationships_after = graph_counts(store)
     report.seconds = round(time.monotonic() - started, 3)
     return report

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from etl import readers
-from etl.columnar import read_batches, validate_batch
-from etl.readers import MalformedFile
+from etl.bulk import bulk_load, bulk_supported
+from etl.folder import REFERENCES, missing_reference, preflight, validated_batches
+from etl.report import FileReport, LoadReport, graph_counts
 from etl.sources import SOURCES, Source
 from etl.transfers import TransferAggregate
 from etl.validate import RowError
@@ -27,8 +27,8 @@ from graph.errors import StoreError, StoreUnavailable
 from graph.progress import Progress
 from graph.store import GraphStore
 
-MAX_REJECTIONS_SHOWN = 20
-T = TypeVar("T")
+# Re-exported: callers name the load's report and counts through this module.
+__all__ = ["BATCH_SIZES", "FileReport", "LoadReport", "Loader", "graph_counts", "load_folder"]
 
 # Rows per write statement, by backend, from bench/batch_size.py (bench/results/batch-size-*.json):
 # FalkorDB's rate falls slightly above a few thousand rows, Neo4j's rises up to 20,000 (each
@@ -40,34 +40,6 @@ TIE_ENDPOINTS: dict[str, tuple[str, str]] = {
     "relations": ("src_id", "dst_id"),
     "transfers": ("src_id", "dst_id"),
     "vouches": ("guarantor_id", "customer_id"),
-}
-
-# Which fields must name an existing node, and the query that tells which ones do.
-REFERENCES: dict[str, tuple[tuple[str, q.Query, str], ...]] = {
-    "relations": (
-        ("src_id", q.EXISTING_CUSTOMERS, "customer"),
-        ("dst_id", q.EXISTING_CUSTOMERS, "customer"),
-    ),
-    "transfers": (
-        ("src_id", q.EXISTING_CUSTOMERS, "customer"),
-        ("dst_id", q.EXISTING_CUSTOMERS, "customer"),
-    ),
-    "ratings": (
-        ("src_id", q.EXISTING_CUSTOMERS, "customer"),
-        ("dst_id", q.EXISTING_CUSTOMERS, "customer"),
-    ),
-    "attributes": (("customer_id", q.EXISTING_CUSTOMERS, "customer"),),
-    "phones": (("customer_id", q.EXISTING_CUSTOMERS, "customer"),),
-    "devices": (("customer_id", q.EXISTING_CUSTOMERS, "customer"),),
-    "apps": (("device_id", q.EXISTING_DEVICES, "device"),),
-    "rejections": (("customer_id", q.EXISTING_CUSTOMERS, "customer"),),
-    "credit": (("customer_id", q.EXISTING_CUSTOMERS, "customer"),),
-    "consents": (("customer_id", q.EXISTING_CUSTOMERS, "customer"),),
-    "vouches": (
-        ("guarantor_id", q.EXISTING_CUSTOMERS, "customer"),
-        ("customer_id", q.EXISTING_CUSTOMERS, "customer"),
-    ),
-    "labels": (("customer_id", q.EXISTING_CUSTOMERS, "customer"),),
 }
 
 # The statement that writes a batch of each source (relations and transfers are special).
@@ -90,100 +62,6 @@ WRITERS: dict[str, q.Query] = {
 }
 
 
-@dataclass
-class FileReport:
-    """What happened to one source file."""
-
-    source: str
-    file: str | None = None
-    rows_read: int = 0
-    rows_loaded: int = 0
-    rows_rejected: int = 0
-    rejections: list[str] = field(default_factory=list)
-    note: str | None = None
-    seconds: float = 0.0
-
-    def reject(self, error: RowError) -> None:
-        self.rows_rejected += 1
-        if len(self.rejections) < MAX_REJECTIONS_SHOWN:
-            self.rejections.append(str(error))
-
-
-@dataclass
-class LoadReport:
-    """The end-of-load report: per file, graph deltas, rate and time."""
-
-    folder: str
-    backend: str
-    mode: str
-    files: list[FileReport] = field(default_factory=list)
-    nodes_before: dict[str, int] = field(default_factory=dict)
-    nodes_after: dict[str, int] = field(default_factory=dict)
-    relationships_before: dict[str, int] = field(default_factory=dict)
-    relationships_after: dict[str, int] = field(default_factory=dict)
-    seconds: float = 0.0
-
-    @property
-    def rows_read(self) -> int:
-        return sum(f.rows_read for f in self.files)
-
-    @property
-    def rows_rejected(self) -> int:
-        return sum(f.rows_rejected for f in self.files)
-
-    @property
-    def nodes_written(self) -> int:
-        return sum(self.nodes_after.values()) - sum(self.nodes_before.values())
-
-    @property
-    def relationships_written(self) -> int:
-        return sum(self.relationships_after.values()) - sum(self.relationships_before.values())
-
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        rate = self.rows_read / self.seconds if self.seconds else 0.0
-        data.update(
-            rows_read=self.rows_read,
-            rows_rejected=self.rows_rejected,
-            nodes_written=self.nodes_written,
-            relationships_written=self.relationships_written,
-            rows_per_second=round(rate, 1),
-        )
-        return data
-
-    def render(self) -> str:
-        lines = [f"Loaded {self.folder} into {self.backend} ({self.mode})", ""]
-        lines.append(f"{'file':<22}{'read':>12}{'loaded':>12}{'rejected':>10}{'seconds':>9}")
-        for f in self.files:
-            if f.note:
-                lines.append(f"{f.source:<22}{f.note}")
-                continue
-            lines.append(
-                f"{f.source:<22}{f.rows_read:>12,}{f.rows_loaded:>12,}"
-                f"{f.rows_rejected:>10,}{f.seconds:>9.1f}"
-            )
-        for f in self.files:
-            for reason in f.rejections:
-                lines.append(f"  rejected {reason}")
-            if f.rows_rejected > len(f.rejections):
-                lines.append(f"  ... and {f.rows_rejected - len(f.rejections):,} more in {f.file}")
-        rate = self.rows_read / self.seconds if self.seconds else 0.0
-        lines += [
-            "",
-            f"nodes written: {self.nodes_written:,}   relationships written: "
-            f"{self.relationships_written:,}",
-            f"{self.rows_read:,} rows in {self.seconds:.1f}s ({rate:,.0f} rows/s)",
-        ]
-        return "\n".join(lines)
-
-
-def graph_counts(store: GraphStore) -> tuple[dict[str, int], dict[str, int]]:
-    """(node count by label, relationship count by type) of the whole graph."""
-    nodes = {r["label"]: int(r["count"]) for r in store.run(q.NODE_COUNTS)}
-    rels = {r["type"]: int(r["count"]) for r in store.run(q.RELATIONSHIP_COUNTS)}
-    return nodes, rels
-
-
 def _batches(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
     batch: list[Any] = []
     for item in items:
@@ -203,14 +81,6 @@ NEWEST_WINS: dict[str, tuple[tuple[str, ...], str]] = {
 }
 
 
-def missing_reference(
-    report: FileReport, source: Source, field_name: str, line: int, value: Any, what: str
-) -> RowError:
-    """The error of a row naming a node that does not exist (personal values not shown)."""
-    shown = "" if source.field(field_name).personal else f" {value!r}"
-    return RowError(report.file or "", line, field_name, f"no such {what}{shown} in the graph")
-
-
 def _dedupe(source: Source, rows: list[tuple[int, dict[str, Any]]]) -> list[dict[str, Any]]:
     # Last row wins for one key; FalkorDB must not see the same pair twice in one MERGE batch.
     if source.name in NEWEST_WINS:
@@ -224,22 +94,6 @@ def _dedupe(source: Source, rows: list[tuple[int, dict[str, Any]]]) -> list[dict
         return list(newest.values())
     by_key = {tuple(row[k] for k in source.key): row for _line, row in rows}
     return list(by_key.values())
-
-
-def validated_batches(
-    path: Path,
-    source: Source,
-    report: FileReport,
-    validate: Callable[[Source, str, Any, Any], tuple[T, list[RowError]]] = validate_batch,
-) -> Iterator[tuple[T, int]]:
-    """What `validate` makes of each batch of the file (rows by default, or an Arrow table),
-    with the number of rows read; rejected rows go to `report` in line order."""
-    for batch, lines, unsplittable in read_batches(path, source):
-        valid, errors = validate(source, path.name, batch, lines)
-        for error in sorted(unsplittable + errors, key=lambda e: e.line):
-            report.reject(error)
-        report.rows_read += batch.num_rows + len(unsplittable)
-        yield valid, batch.num_rows + len(unsplittable)
 
 
 class Loader:
@@ -357,22 +211,6 @@ class Loader:
         return report
 
 
-def preflight(folder: Path) -> dict[str, Path]:
-    """Find each source's file and check it opens with its required columns, before writing."""
-    if not folder.is_dir():
-        raise MalformedFile(f"{folder}: not a folder")
-    files: dict[str, Path] = {}
-    for source in SOURCES:
-        path = readers.find_file(folder, source)
-        if path is not None:
-            readers.check_header(path, source)
-            files[source.name] = path
-    if not files:
-        names = ", ".join(s.name for s in SOURCES)
-        raise MalformedFile(f"{folder}: no source file found (expected some of: {names})")
-    return files
-
-
 def load_folder(
     store: GraphStore,
     folder: Path,
@@ -383,8 +221,6 @@ def load_folder(
 ) -> LoadReport:
     """Load a source folder: the bulk path for a first load when asked and possible."""
     if bulk:
-        from etl.bulk import bulk_load, bulk_supported
-
         reason = bulk_supported(store)
         if reason is None:
             return bulk_load(store, folder, progress=progress)

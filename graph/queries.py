@@ -490,6 +490,9 @@ RELATIONSHIP_COUNTS = _q(
     "relationship_counts",
     "MATCH ()-[r]->() RETURN type(r) AS type, count(*) AS count ORDER BY type",
 )
+# The totals a GRAPH.BULK load is checked against (the command only echoes declared counts).
+NODE_TOTAL = _q("node_total", "MATCH (n) RETURN count(n) AS count")
+RELATIONSHIP_TOTAL = _q("relationship_total", "MATCH ()-[r]->() RETURN count(r) AS count")
 
 SAMPLE_CUSTOMER = _q(
     "sample_customer",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Protocol
 
+from graph.bulk import BulkLoader
 from graph.queries import Query
 from graph.settings import Settings, load_settings
 
@@ -36,6 +37,10 @@ class GraphStore(Protocol):
 
     def ping(self) -> None:
         """Raise StoreUnavailable unless the store answers."""
+        ...
+
+    def bulk_loader(self) -> BulkLoader:
+        """The store's native path for a first load; its `refusal()` says if it can take one."""
         ...
 
     def close(self) -> None: ...

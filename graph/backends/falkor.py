@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import redis
 from falkordb import Edge, FalkorDB, Node, Path
 
 from graph import embedded
+from graph.bulk import BulkLoader, EdgeColumns, NodeColumns
 from graph.errors import StoreError, StoreTimeout, StoreUnavailable
+from graph.progress import Progress
 from graph.queries import ANY_NODE, FALKOR_CONSTRAINTS, FALKOR_SCHEMA, NODE_KEYS, Query
 from graph.settings import Settings
 
@@ -43,6 +45,11 @@ def _safe_message(exc: Exception) -> str:
     # FalkorDB echoes the failing query text after "errCtx"; parameters travel inside that
     # text, so cut it off: personal data must never reach an error message.
     return str(exc).split(" errCtx", 1)[0].strip()
+
+
+class CommandRefused(StoreError):
+    """The server answered a native command with an error (a managed server refusing CONFIG,
+    a constraint that exists already, ...)."""
 
 
 class FalkorStore:
@@ -103,6 +110,10 @@ class FalkorStore:
             raise StoreUnavailable(
                 f"graph store at {self.host}:{self.port} unreachable ({type(exc).__name__})"
             ) from None
+        except redis.exceptions.ResponseError as exc:
+            raise StoreError(f"{what} failed: {_safe_message(exc)}") from None
+        except redis.exceptions.RedisError as exc:  # a malformed reply, a client-side error
+            raise StoreError(f"{what} failed ({type(exc).__name__})") from None
 
     def run(
         self, query: Query, params: Mapping[str, Any] | None = None, timeout_ms: int | None = None
@@ -123,7 +134,10 @@ class FalkorStore:
 
     def _command(self, *args: Any) -> Any:
         with self._errors(f"command {args[0]}"):
-            return self.connection.execute_command(*args)
+            try:
+                return self.connection.execute_command(*args)
+            except redis.exceptions.ResponseError as exc:
+                raise CommandRefused(f"command {args[0]} failed: {_safe_message(exc)}") from None
 
     def ensure_schema(self) -> None:
         for query in FALKOR_SCHEMA:
@@ -147,7 +161,7 @@ class FalkorStore:
                     1,
                     prop,
                 )
-            except redis.exceptions.ResponseError as exc:
+            except CommandRefused as exc:
                 if "already exists" not in str(exc).lower():
                     raise StoreError(f"constraint on {label}.{prop}: {exc}") from None
         self.wait_for_schema()
@@ -175,7 +189,7 @@ class FalkorStore:
             before = self._command("CONFIG", "GET", "auto-aof-rewrite-percentage")
             percentage = before[1] if len(before) > 1 else b"100"
             self._command("CONFIG", "SET", "auto-aof-rewrite-percentage", "0")
-        except redis.exceptions.ResponseError:  # a managed server may refuse CONFIG
+        except CommandRefused:  # a managed server may refuse CONFIG
             yield
             return
         completed = False
@@ -188,7 +202,7 @@ class FalkorStore:
                 with self._errors("compacting the append-only file"):
                     embedded.rewrite_aof(self.connection)
             else:  # the load failed: do not hold up its error, compact in the background
-                with contextlib.suppress(StoreError, redis.exceptions.ResponseError):
+                with contextlib.suppress(StoreError):
                     self._command("BGREWRITEAOF")
 
     def is_empty(self) -> bool:
@@ -209,5 +223,48 @@ class FalkorStore:
     def ping(self) -> None:
         self._command("PING")
 
+    def bulk_loader(self) -> BulkLoader:
+        """GRAPH.BULK, for any FalkorDB server."""
+        return FalkorBulkLoader(self)
+
     def close(self) -> None:
         self.db.connection.close()
+
+
+class FalkorBulkLoader:
+    """A first load through GRAPH.BULK, with automatic AOF rewrites held off meanwhile."""
+
+    def __init__(self, store: FalkorStore) -> None:
+        self.store = store
+
+    def refusal(self) -> str | None:
+        return None
+
+    def load(
+        self, nodes: Sequence[NodeColumns], edges: Sequence[EdgeColumns], progress: bool
+    ) -> None:
+        from graph.backends.falkordb_bulk import bulk_insert_columns  # Arrow: only when loading
+
+        store = self.store
+        # GRAPH.BULK creates its graph: one holding only the schema (`ensure_schema` ran, no
+        # data yet) is removed first; the schema is built again after the data.
+        if not store.is_empty():
+            raise StoreError("the graph is not empty (bulk is for a first load)")
+        store.clear()
+        with Progress("bulk insert", unit="entities", enabled=progress) as bar:
+            seen: dict[str, int] = {}
+
+            def on_progress(kind: str, count: int) -> None:
+                bar.update(count - seen.get(kind, 0))
+                seen[kind] = count
+
+            with store.aof_rewrite_paused(), store._errors("bulk insert"):
+                try:
+                    bulk_insert_columns(
+                        store.connection, store.graph_name, nodes, edges, progress=on_progress
+                    )
+                except (ValueError, RuntimeError) as exc:
+                    # the blocks' validation and the count check name blocks and columns,
+                    # never a value
+                    raise StoreError(f"bulk insert failed: {exc}") from None
+        store.ensure_schema()

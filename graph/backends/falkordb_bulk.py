@@ -55,6 +55,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import redis
 
+from graph import queries as q
+from graph.bulk import EdgeColumns, NodeColumns
+
 __all__ = [
     "EdgeBlock",
     "EdgeColumns",
@@ -550,15 +553,15 @@ def _write_edges(
     return count
 
 
-def _count(conn: redis.Redis, graph: str, query: str) -> int:
-    reply = conn.execute_command("GRAPH.RO_QUERY", graph, query)
+def _count(conn: redis.Redis, graph: str, query: q.Query) -> int:
+    reply = conn.execute_command("GRAPH.RO_QUERY", graph, query.text)
     return int(reply[1][0][0])
 
 
 def _verify_counts(conn: redis.Redis, graph: str, nodes: int, edges: int) -> None:
     """Check the loaded graph holds what was sent (GRAPH.BULK only echoes declared counts)."""
-    got_nodes = _count(conn, graph, "MATCH (n) RETURN count(n)")
-    got_edges = _count(conn, graph, "MATCH ()-[r]->() RETURN count(r)")
+    got_nodes = _count(conn, graph, q.NODE_TOTAL)
+    got_edges = _count(conn, graph, q.RELATIONSHIP_TOTAL)
     if (got_nodes, got_edges) != (nodes, edges):
         raise RuntimeError(
             f"graph {graph!r} holds {got_nodes} nodes / {got_edges} relationships after "
@@ -694,43 +697,6 @@ def bulk_insert(
 # --------------------------------------------------------------------------------------
 # columnar input
 # --------------------------------------------------------------------------------------
-
-
-@dataclass
-class NodeColumns:
-    """Nodes of one label to bulk-load, as an Arrow table with one column per property.
-
-    Row i of `table` is the node whose global id is i plus the number of nodes in the blocks
-    before it (of the same `bulk_insert_columns` call). A null means the node has no such
-    property. Column types: string / large_string (no NUL characters), int8 to int64 and
-    uint8 to uint32 (stored as int64), float32 / float64 (stored as double), bool, null (the
-    property is absent everywhere), dictionary-encoded values of those, and list / large_list
-    of those (nested lists allowed; a null inside a list is a null element). A table without
-    columns (e.g. `table.select([])`) gives as many property-less nodes as it has rows.
-    `extra_labels` adds further labels to every node of the block.
-    """
-
-    label: str
-    table: pa.Table
-    extra_labels: tuple[str, ...] = ()
-
-
-@dataclass
-class EdgeColumns:
-    """Relationships of one type to bulk-load, as endpoint id arrays plus property columns.
-
-    `src` and `dst` are equally long 1-D integer arrays of global node ids (0-based positions
-    of the nodes across all `NodeColumns` of the same call, in the order given). `table`
-    holds the properties, one row per relationship and column types as for `NodeColumns`;
-    None or a table without columns means the relationships have no properties. A block is
-    sent sorted by `src` (stably), which the server loads several times faster, so the
-    relationship ids the server assigns follow that order rather than the order given.
-    """
-
-    rel_type: str
-    src: np.ndarray
-    dst: np.ndarray
-    table: pa.Table | None = None
 
 
 _BINARY = pa.large_binary()

@@ -28,6 +28,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -40,10 +41,11 @@ import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
 from graph import neo4j_local
+from graph.bulk import EdgeColumns, NodeColumns
 from graph.errors import StoreError, StoreUnavailable
 
 if TYPE_CHECKING:
-    from graph.backends.falkordb_bulk import EdgeColumns, NodeColumns
+    from graph.backends.neo4j_driver import Neo4jStore
 
 DATABASE = "neo4j"  # Community edition: the one user database
 #: ASCII unit separator between the elements of a list: no text the sources accept holds a
@@ -56,6 +58,10 @@ _LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost"})
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _LINE_BREAK = r"[\r\n]"
 _WRITE = pcsv.WriteOptions(include_header=False, batch_size=65_536, quoting_style="needed")
+REMOTE_NEO4J = (
+    "bulk import needs the local Neo4j (vouchgraph neo4j start); "
+    "a remote server is loaded incrementally"
+)
 
 
 class BulkImportError(StoreError):
@@ -329,3 +335,36 @@ def import_columns(
             'point the URI at it: eval "$(vouchgraph neo4j start --env)"'
         )
     return server
+
+
+def _print_line(line: str) -> None:
+    """Show one progress line of neo4j-admin on the terminal (stderr, like the bars)."""
+    print(line, file=sys.stderr, flush=True)
+
+
+class Neo4jBulkLoader:
+    """A first load through `neo4j-admin database import full`, for the local Neo4j only: the
+    importer rewrites the database files, which only a server of our own lets us do."""
+
+    def __init__(self, store: Neo4jStore, home: Path | None = None) -> None:
+        self.store = store
+        self.home = home or neo4j_local.default_home()
+
+    def refusal(self) -> str | None:
+        if local_server(self.store.uri, self.store.database, self.home) is None:
+            return REMOTE_NEO4J
+        return None
+
+    def load(
+        self, nodes: Sequence[NodeColumns], edges: Sequence[EdgeColumns], progress: bool
+    ) -> None:
+        reason = self.refusal()
+        if reason is not None:
+            raise StoreError(f"bulk import not possible: {reason}")
+        if not self.store.is_empty():  # the import replaces the whole database: never over data
+            raise StoreError("the graph is not empty (bulk is for a first load)")
+        try:
+            import_columns(self.home, nodes, edges, on_line=_print_line if progress else None)
+        except (OSError, subprocess.SubprocessError) as exc:  # the import folder, a restart
+            raise BulkImportError(f"bulk import failed ({type(exc).__name__})") from None
+        self.store.ensure_schema()

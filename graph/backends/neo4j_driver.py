@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import neo4j
 from neo4j import GraphDatabase
@@ -22,6 +22,9 @@ from graph.queries import (
     Query,
 )
 from graph.settings import Settings
+
+if TYPE_CHECKING:
+    from graph.bulk import BulkLoader
 
 _drivers: dict[tuple[str, str, str], neo4j.Driver] = {}
 _drivers_lock = threading.Lock()
@@ -86,7 +89,11 @@ class Neo4jStore:
             raise ConfigError("VOUCHGRAPH_GRAPH_URI: a neo4j:// or bolt:// URI is required")
         if not settings.neo4j_password:
             raise ConfigError("NEO4J_PASSWORD: required for a Neo4j store")
-        driver = _driver(settings.graph_uri, settings.neo4j_user, settings.neo4j_password)
+        try:
+            driver = _driver(settings.graph_uri, settings.neo4j_user, settings.neo4j_password)
+        except (neo4j_errors.ConfigurationError, ValueError) as exc:
+            # (its type only: a message may quote the URI, which may hold credentials)
+            raise ConfigError(f"VOUCHGRAPH_GRAPH_URI: not usable ({type(exc).__name__})") from None
         return cls(driver, settings.neo4j_database, settings.query_timeout_ms, settings.graph_uri)
 
     def _home_database(self) -> str:
@@ -149,8 +156,21 @@ class Neo4jStore:
     def ping(self) -> None:
         try:
             self.driver.verify_connectivity()
-        except (neo4j_errors.ServiceUnavailable, neo4j_errors.AuthError, OSError) as exc:
+        except (
+            neo4j_errors.ServiceUnavailable,
+            neo4j_errors.SessionExpired,
+            neo4j_errors.AuthError,
+            OSError,
+        ) as exc:
             raise StoreUnavailable(f"Neo4j unreachable ({type(exc).__name__})") from None
+        except (neo4j_errors.Neo4jError, neo4j_errors.DriverError) as exc:
+            raise StoreError(f"Neo4j ping failed ({type(exc).__name__})") from None
+
+    def bulk_loader(self) -> BulkLoader:
+        """neo4j-admin's import, when this store is the local Neo4j's `neo4j` database."""
+        from graph.backends.neo4j_bulk import Neo4jBulkLoader  # Arrow: only when loading
+
+        return Neo4jBulkLoader(self)
 
     def close(self) -> None:
         """The driver is shared by the process; it is closed at exit by the driver itself."""

@@ -4,8 +4,10 @@ strings, nulls and lists, the fallback for a remote server, and the CLI."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -15,13 +17,19 @@ import pyarrow as pa
 import pytest
 from test_load import _write, snapshot
 
-from etl.bulk import REMOTE_NEO4J, bulk_supported
+from etl.bulk import bulk_supported
 from etl.load import Loader, graph_counts, load_folder
 from graph import neo4j_local
 from graph import queries as q
-from graph.backends.falkordb_bulk import EdgeColumns, NodeColumns
-from graph.backends.neo4j_bulk import BulkImportError, import_columns, write_import_files
+from graph.backends.neo4j_bulk import (
+    REMOTE_NEO4J,
+    BulkImportError,
+    import_columns,
+    write_import_files,
+)
 from graph.backends.neo4j_driver import Neo4jStore
+from graph.bulk import EdgeColumns, NodeColumns
+from graph.errors import StoreUnavailable
 from graph.settings import Settings
 from graph.store import open_store
 
@@ -201,3 +209,49 @@ def test_cli_load_bulk_into_the_empty_local_neo4j(settings: Settings, small_bank
         assert store.constraints()  # type: ignore[attr-defined]
     finally:
         store.clear()
+
+
+ONE_CUSTOMER = """
+customer_id,name,id_number,gender,birth_date,opened_at,status
+C1,A,X1,F,1990-01-01,2020-01-01,active
+"""
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_a_refused_neo4j_connection_is_store_unavailable_on_the_bulk_path(
+    settings: Settings, tmp_path: Path
+) -> None:
+    _write(tmp_path, "customers.csv", ONE_CUSTOMER)
+    refused = dataclasses.replace(
+        settings, graph_uri=f"bolt://127.0.0.1:{_closed_port()}", query_timeout_ms=2000
+    )
+    store = open_store(refused)
+    assert store.bulk_loader().refusal() == REMOTE_NEO4J  # not the local server: incremental
+    notes: list[str] = []
+    with pytest.raises(StoreUnavailable, match="Neo4j unreachable"):
+        load_folder(store, tmp_path, progress=False, bulk=True, on_note=notes.append)
+    assert notes == [f"--bulk not used: {REMOTE_NEO4J}; loading incrementally"]
+
+
+def test_cli_load_reports_a_refused_neo4j_as_a_store_problem_with_exit_4(
+    settings: Settings, tmp_path: Path
+) -> None:
+    _write(tmp_path, "customers.csv", ONE_CUSTOMER)
+    env = {**os.environ, "VOUCHGRAPH_GRAPH_URI": f"bolt://127.0.0.1:{_closed_port()}"}
+    done = subprocess.run(
+        [sys.executable, "-m", "api.cli", "load", "--bulk", "--quiet", str(tmp_path)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == StoreUnavailable.exit_code == 4
+    assert done.stderr.strip().splitlines() == [
+        f"--bulk not used: {REMOTE_NEO4J}; loading incrementally",
+        "vouchgraph: error: Neo4j unreachable (ServiceUnavailable)",
+    ]
