@@ -35,7 +35,9 @@ def secret(path: Path, nbytes: int = 32) -> str:
     """The secret kept in `path`, generated (and kept 0600) on first use."""
     if path.exists():
         return path.read_text(encoding="utf-8").strip()
-    value = secrets.token_urlsafe(nbytes)
+    # hex, not urlsafe: a value starting with "-" would be read as an option by the tools that
+    # take it on their command line (neo4j-admin's set-initial-password failed 1 time in 64)
+    value = secrets.token_hex(nbytes)
     write_private(path, value + "\n")
     return value
 
