@@ -109,7 +109,15 @@ def test_failed_tokens_lock_the_request(api: Any) -> None:
 
 def test_the_one_time_token_is_never_kept_in_clear(api: Any) -> None:
     _assessment, request_id = guarantor_flow(api, "G2")
-    token = token_of(outbox_message(api, request_id)["link"])  # delivered
+    token = token_of(outbox_message(api, request_id)["link"])  # handed to the sender
+    deadline = time.monotonic() + 10  # the dispatcher records the outcome just after the send
+    while time.monotonic() < deadline:
+        listed = [r["message"] for r in api.store.run(q.LIST_OUTBOX, {"limit": 1000})]
+        mine = [m for m in listed if m["request_id"] == request_id]
+        if mine and mine[0]["status"] == "DELIVERED":
+            break
+        time.sleep(0.02)
+    assert mine and mine[0]["status"] == "DELIVERED", mine
     stored = json.dumps([r["props"] for r in api.store.run(q.ALL_NODES, {})], default=str)
     assert token not in stored
     listed = json.dumps(api.store.run(q.LIST_OUTBOX, {"limit": 1000}), default=str)
