@@ -64,17 +64,29 @@ class AssessSteps(KioskBase):
         if missing:
             item = Item("CONSENT_MISSING", 0.0, {"categories": missing})
             view = self._assessment_view(
-                request, now, "REFUSED", 0.0, business.t1, (item,), ("CONSENT_MISSING",)
+                request,
+                now=now,
+                outcome="REFUSED",
+                score=0.0,
+                threshold=business.t1,
+                items=(item,),
+                reasons=("CONSENT_MISSING",),
             )
-            return self._store_assessment(actor, request, view, [], consent_ids, False)
+            return self._store_assessment(actor, request, view, consent_ids=consent_ids)
         identity = self._identity_refusals(request, now)
         if identity:  # not the customer, or not a known ID: nothing of theirs is read
             reasons = tuple(i.code for i in identity)
             view = self._assessment_view(
-                request, now, "REFUSED", 0.0, business.t1, identity, reasons
+                request,
+                now=now,
+                outcome="REFUSED",
+                score=0.0,
+                threshold=business.t1,
+                items=identity,
+                reasons=reasons,
             )
             return self._store_assessment(
-                actor, request, view, ["face", "identity"], consent_ids, False
+                actor, request, view, categories=["face", "identity"], consent_ids=consent_ids
             )
         evidence = self._customer_evidence(request, categories, now)
         decision = first_decision(evidence, request.business, self.policy)
@@ -85,20 +97,25 @@ class AssessSteps(KioskBase):
                 decision = no_candidates(decision)
         view = self._assessment_view(
             request,
-            now,
-            str(decision.outcome),
-            decision.score.total,
-            decision.threshold,
-            decision.hard + decision.score.items,
-            decision.reasons,
-            candidates,
-            ",".join(decision.model_versions) or None,
+            now=now,
+            outcome=str(decision.outcome),
+            score=decision.score.total,
+            threshold=decision.threshold,
+            items=decision.hard + decision.score.items,
+            reasons=decision.reasons,
+            candidates=candidates,
+            model_version=",".join(decision.model_versions) or None,
         )
         read = sorted(categories & {"face", "identity", *EVIDENCE_CATEGORIES})
         if decision.model_versions:  # the graph model read the applicant's neighbourhood
             read.append(GRAPH_MODEL_READ)
         return self._store_assessment(
-            actor, request, view, read, consent_ids, bool(decision.model_versions)
+            actor,
+            request,
+            view,
+            categories=read,
+            consent_ids=consent_ids,
+            model_read=bool(decision.model_versions),
         )
 
     def _identity_refusals(self, request: AssessRequest, now: int) -> tuple[Item, ...]:
@@ -116,6 +133,7 @@ class AssessSteps(KioskBase):
     def _assessment_view(
         self,
         request: AssessRequest,
+        *,
         now: int,
         outcome: str,
         score: float,
@@ -147,7 +165,13 @@ class AssessSteps(KioskBase):
         item = Item("HARD_ID_UNKNOWN", 0.0, {"customer_known": False})
         view = replace(
             self._assessment_view(
-                request, now, "REFUSED", 0.0, business.t1, (item,), ("HARD_ID_UNKNOWN",)
+                request,
+                now=now,
+                outcome="REFUSED",
+                score=0.0,
+                threshold=business.t1,
+                items=(item,),
+                reasons=("HARD_ID_UNKNOWN",),
             ),
             expires_at=now,
         )
@@ -177,9 +201,10 @@ class AssessSteps(KioskBase):
         actor: Actor,
         request: AssessRequest,
         view: AssessmentView,
-        categories: list[str],
-        consent_ids: list[str],
-        model_read: bool,
+        *,
+        categories: Sequence[str] = (),
+        consent_ids: Sequence[str],
+        model_read: bool = False,
     ) -> AssessmentView:
         """Write the assessment with its audit events (the applicant's read, each candidate's,
         the graph model's) in one statement."""
@@ -204,8 +229,8 @@ class AssessSteps(KioskBase):
                 "audit_id": new_id("aud"),
                 "actor": actor.name,
                 "owner_key": actor.key_id,
-                "categories": categories,
-                "consent_ids": consent_ids + [f"kiosk:{c}" for c in request.consents],
+                "categories": list(categories),
+                "consent_ids": [*consent_ids, *(f"kiosk:{c}" for c in request.consents)],
                 "kiosk_consents": sorted(set(request.consents)),
                 "model_reads": [view.customer_id] if model_read else [],
                 "face_similarity": request.face_similarity,

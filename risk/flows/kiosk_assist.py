@@ -7,7 +7,6 @@ import hmac
 import json
 import secrets
 from collections.abc import Sequence
-from typing import Any
 
 from graph import queries as q
 from risk.eligibility import mask_name
@@ -26,6 +25,7 @@ from risk.flows.kiosk_views import (
     Verification,
     request_view,
 )
+from risk.flows.records import AssistRequestRecord, AssistRequestState, from_props
 from risk.policy import CHANNELS, ID_CHECKS
 
 
@@ -48,18 +48,15 @@ class AssistSteps(KioskBase):
         if not handles or len(set(handles)) != len(handles):
             raise InvalidInput("guarantors: give one or more distinct candidate handles")
         found = self._assessment(actor, assessment_id)
-        assessment = found["assessment"]
+        assessment = found.assessment
         now = self.now()
-        if assessment["outcome"] != "NEEDS_GUARANTOR":
+        if assessment.outcome != "NEEDS_GUARANTOR":
             raise Conflict(f"assessment {assessment_id!r} does not need a guarantor")
-        if found["decision"] is not None:
+        if found.decision is not None:
             raise Conflict(f"assessment {assessment_id!r} is already decided")
-        if assessment["expires_at"] <= now:
+        if assessment.expires_at <= now:
             raise Conflict(f"assessment {assessment_id!r} has expired")
-        offered = {
-            c["handle"]: Candidate.from_stored(c)
-            for c in json.loads(assessment.get("candidate_view") or "[]")
-        }
+        offered = {c["handle"]: Candidate.from_stored(c) for c in assessment.offered()}
         picked = []
         for handle in handles:
             if handle not in offered:
@@ -71,13 +68,13 @@ class AssistSteps(KioskBase):
                     f"(offered: {', '.join(candidate.channels)})"
                 )
             picked.append((candidate, channel or candidate.channels[0]))
-        asked = {r["guarantor_id"] for r in found["requests"] if r["status"] != "EXPIRED"}
+        asked = {r.guarantor_id for r in found.requests if r.status != "EXPIRED"}
         if any(c.customer_id in asked for c, _ in picked):
             raise Conflict("guarantors: a picked candidate was already asked")
-        rules = self.policy.business(assessment["business"]).assist
+        rules = self.policy.business(assessment.business).assist
         if len(asked) + len(picked) > rules.max_guarantors:
             raise InvalidInput(f"guarantors: at most {rules.max_guarantors} guarantors")
-        expires_at = min(now + rules.request_ttl_seconds * MS_PER_S, assessment["expires_at"])
+        expires_at = min(now + rules.request_ttl_seconds * MS_PER_S, assessment.expires_at)
         requests, views = [], []
         for candidate, via in picked:
             token = secrets.token_urlsafe(TOKEN_BYTES)
@@ -142,16 +139,16 @@ class AssistSteps(KioskBase):
         request. A wrong token or guarantor counts; after `max_token_failures` the request is
         locked."""
         found = self._opened(actor, request_id, guarantor_id, token)
-        request = found["request"]
+        request = found.request
         now = self.now()
-        if request["status"] != "PENDING":
-            raise RequestRejected(f"request already {request['status'].lower()}")
-        if request["expires_at"] <= now:
+        if request.status != "PENDING":
+            raise RequestRejected(f"request already {request.status.lower()}")
+        if request.expires_at <= now:
             self._run(q.EXPIRE_ASSIST, {"id": request_id, "now": now})
             raise RequestRejected("request expired")
         status, detail, categories = "DECLINED", "{}", []
         if accept:
-            categories = self._checked_verification(verification, found["business"])
+            categories = self._checked_verification(verification, found.business)
             assert verification is not None
             status = "CONFIRMED"
             detail = json.dumps(
@@ -161,9 +158,9 @@ class AssistSteps(KioskBase):
                     "id_photo_captured": verification.id_photo_captured,
                     # what the results are bound to: checked again by `decide`
                     "request_id": request_id,
-                    "guarantor_id": request["guarantor_id"],
-                    "channel": request["channel"],
-                    "expires_at": request["expires_at"],
+                    "guarantor_id": request.guarantor_id,
+                    "channel": request.channel,
+                    "expires_at": request.expires_at,
                     "responder": actor.name,
                 }
             )
@@ -171,7 +168,7 @@ class AssistSteps(KioskBase):
             q.RESPOND_ASSIST,
             {
                 "id": request_id,
-                "token_hash": request["token_hash"],
+                "token_hash": request.token_hash,
                 "guarantor_id": guarantor_id,
                 "now": now,
                 "status": status,
@@ -183,24 +180,24 @@ class AssistSteps(KioskBase):
         )
         if not updated:  # another replica answered first, or it expired meanwhile
             raise RequestRejected("request is no longer pending")
-        return request_view(updated[0]["request"])
+        return request_view(from_props(AssistRequestRecord, updated[0]["request"]))
 
     def _opened(
         self, actor: Actor, request_id: str, guarantor_id: str, token: str
-    ) -> dict[str, Any]:
+    ) -> AssistRequestState:
         """The request, once the token and the signed-in guarantor match it; a mismatch counts
         towards locking it."""
         rows = self._run(q.GET_ASSIST_REQUEST, {"id": request_id})
         if not rows:
             raise NotFound(f"assist request {request_id!r} not found")
-        request = rows[0]["request"]
-        if request["status"] == "LOCKED":
+        found = AssistRequestState.from_row(rows[0])
+        if found.request.status == "LOCKED":
             raise RequestRejected("request locked after too many failed attempts")
-        token_ok = hmac.compare_digest(request["token_hash"], token_hash(token))
-        if not token_ok or request["guarantor_id"] != guarantor_id:
-            business = self.policy.business(rows[0]["business"])
+        token_ok = hmac.compare_digest(found.request.token_hash, token_hash(token))
+        if not token_ok or found.request.guarantor_id != guarantor_id:
+            business = self.policy.business(found.business)
             self._token_failed(actor, request_id, business.assist.max_token_failures)
-        return rows[0]
+        return found
 
     def assist_details(
         self, actor: Actor, request_id: str, guarantor_id: str, token: str
@@ -208,21 +205,20 @@ class AssistSteps(KioskBase):
         """What a guarantor is asked to confirm, for the mobile-banking screen (audited: the
         applicant's masked name is read)."""
         found = self._opened(actor, request_id, guarantor_id, token)
-        request = found["request"]
-        offered = json.loads(found["candidate_view"] or "[]")
+        offered = json.loads(found.candidate_view)
         relationship = next(
             (c["relationship"] for c in offered if c["customer_id"] == guarantor_id),
             "related customer",
         )
-        self._audit(actor, "READ_ASSIST_REQUEST", found["applicant_id"] or "", request_id)
+        self._audit(actor, "READ_ASSIST_REQUEST", found.applicant_id, request_id)
         return AssistDetails(
             request_id=request_id,
-            business=found["business"] or "",
-            applicant_display_name=mask_name(found["applicant_name"] or ""),
+            business=found.business,
+            applicant_display_name=mask_name(found.applicant_name),
             relationship=relationship,
-            channel=request["channel"],
-            status=request["status"],
-            expires_at=request["expires_at"],
+            channel=found.request.channel,
+            status=found.request.status,
+            expires_at=found.request.expires_at,
         )
 
     def _token_failed(self, actor: Actor, request_id: str, limit: int) -> None:

@@ -30,6 +30,7 @@ from risk.flows.kiosk_evidence import (
 from risk.flows.kiosk_views import (
     AssessRequest,
 )
+from risk.flows.records import AssessmentState, DecisionRecord, from_props
 from risk.flows.rows import PersonRow, from_row
 from risk.policy import Policy, UnknownBusiness
 from risk.scorecard import (
@@ -202,13 +203,16 @@ class KioskBase:
             graph_evidence=why,
         )
 
-    def _assessment(self, actor: Actor, assessment_id: str) -> dict[str, Any]:
+    def _assessment(self, actor: Actor, assessment_id: str) -> AssessmentState:
         """The stored assessment, its requests and decision; NOT_FOUND to a kiosk whose key did
         not create it (as for an id that does not exist)."""
         rows = self._run(q.GET_ASSESSMENT, {"id": assessment_id})
-        if not rows or (actor.owns_only and rows[0]["assessment"].get("owner_key") != actor.key_id):
+        if not rows:
             raise NotFound(f"assessment {assessment_id!r} not found")
-        return rows[0]
+        found = AssessmentState.from_row(rows[0])
+        if actor.owns_only and found.assessment.owner_key != actor.key_id:
+            raise NotFound(f"assessment {assessment_id!r} not found")
+        return found
 
     def _audit(
         self,
@@ -232,9 +236,12 @@ class KioskBase:
             },
         )
 
-    def _decision(self, actor: Actor, decision_id: str) -> dict[str, Any]:
+    def _decision(self, actor: Actor, decision_id: str) -> DecisionRecord:
         """The stored decision; NOT_FOUND to a kiosk whose key did not create it."""
-        found = self._run(q.GET_DECISION, {"id": decision_id})
-        if not found or (actor.owns_only and found[0]["decision"].get("owner_key") != actor.key_id):
+        rows = self._run(q.GET_DECISION, {"id": decision_id})
+        if not rows:
             raise NotFound(f"decision {decision_id!r} not found")
-        return found[0]["decision"]
+        decision = from_props(DecisionRecord, rows[0]["decision"])
+        if actor.owns_only and decision.owner_key != actor.key_id:
+            raise NotFound(f"decision {decision_id!r} not found")
+        return decision

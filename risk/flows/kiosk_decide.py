@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
 from graph import queries as q
 from risk.errors import Conflict, InvalidInput, NotFound
-from risk.flows.common import (
-    GRAPH_MODEL_READ,
-    Actor,
-    items_from_json,
-    items_json,
-    new_id,
-)
+from risk.flows.common import GRAPH_MODEL_READ, Actor, items_json, new_id
 from risk.flows.consents import usable_consents
 from risk.flows.kiosk_base import KioskBase
 from risk.flows.kiosk_evidence import (
@@ -27,10 +20,17 @@ from risk.flows.kiosk_views import (
     AssessmentView,
     AssessRequest,
     AssistRequestView,
-    Candidate,
     DecisionView,
+    assessment_view,
     decision_view,
     request_view,
+)
+from risk.flows.records import (
+    AssessmentRecord,
+    AssessmentState,
+    AssistRequestRecord,
+    DecisionRecord,
+    from_props,
 )
 from risk.flows.rows import TieRow, from_row
 from risk.scorecard import (
@@ -49,20 +49,20 @@ class DecideSteps(KioskBase):
     """Decide from the applicant's and the confirmed guarantors' scores, fresh."""
 
     def _guarantor_evidence(
-        self, request: dict[str, Any], customer_id: str, business: str, now: int
+        self, request: AssistRequestRecord, customer_id: str, business: str, now: int
     ) -> tuple[GuarantorEvidence, list[str]]:
         card = self.policy.business(business).guarantor
         since = now - card.vouch_history.window_days * DAY_MS
-        categories = set(request.get("consent_categories") or [])
-        verification = json.loads(request.get("verification") or "{}")
-        row = self._evidence_row(request["guarantor_id"], categories)
+        categories = set(request.consent_categories or ())
+        verification = request.verification_results()
+        row = self._evidence_row(request.guarantor_id, categories)
         ties = self._run(
-            q.TIES_BETWEEN, {"customer_id": customer_id, "guarantor_id": request["guarantor_id"]}
+            q.TIES_BETWEEN, {"customer_id": customer_id, "guarantor_id": request.guarantor_id}
         )
         paths = tuple(from_row(TieRow, t).path() for t in ties)
         vouching = "vouching_history" in categories
         risk, version, why = self._graph_risk(
-            lambda scorer: scorer.score_pair(customer_id, request["guarantor_id"], now)
+            lambda scorer: scorer.score_pair(customer_id, request.guarantor_id, now)
         )
         evidence = GuarantorEvidence(
             now=now,
@@ -81,96 +81,96 @@ class DecideSteps(KioskBase):
         )
         return evidence, sorted(categories)
 
-    def _hard_now(self, assessment: dict[str, Any], now: int) -> tuple[Item, ...]:
+    def _hard_now(self, assessment: AssessmentRecord, now: int) -> tuple[Item, ...]:
         """The hard rules (blacklist, account status, ID known to the bank) checked again at
         decision time: the applicant may have been listed or closed since the assessment."""
         try:
-            row = self._evidence_row(assessment["customer_id"], set())  # no category: facts only
+            row = self._evidence_row(assessment.customer_id, set())  # no category: facts only
         except NotFound:
             return (Item("HARD_ID_UNKNOWN", 0.0, {"customer_known": False}),)
         evidence = CustomerEvidence(
             now=now,
-            face_similarity=float(assessment["face_similarity"]),
-            id_check=assessment["id_check"],
+            face_similarity=float(assessment.face_similarity),
+            id_check=assessment.id_check,
             blacklisted=row.blacklisted,
             account_status=row.status,
         )
         # the graph model was heard at assess: here only the rules on the facts count
-        hard = hard_refusals(evidence, assessment["business"], self.policy)
+        hard = hard_refusals(evidence, assessment.business, self.policy)
         return tuple(i for i in hard if not i.code.endswith("NO_MODEL"))
 
     def decide(self, actor: Actor, assessment_id: str) -> DecisionView:
         """Steps 7-9: combine the applicant's and the confirmed guarantors' scores. An expired
         assessment is refused; the hard rules are checked again now."""
         found = self._assessment(actor, assessment_id)
-        if found["decision"] is not None:
-            decided = decision_view(found["decision"])
+        if found.decision is not None:
+            decided = decision_view(found.decision)
             self._audit(actor, "READ_DECISION", decided.customer_id, decided.id)
             return decided
-        assessment = found["assessment"]
+        assessment = found.assessment
         now = self.now()
-        business = assessment["business"]
-        threshold = float(assessment["threshold"])
-        if assessment["outcome"] == "REFUSED":
-            return self._store_decision(
-                actor,
+        threshold = float(assessment.threshold)
+        if assessment.outcome == "REFUSED":
+            view = self._new_decision_view(
                 assessment,
-                self._new_decision_view(
-                    assessment,
-                    now,
-                    "REFUSE",
-                    float(assessment["score"]),
-                    threshold,
-                    items_from_json(assessment["items"]),
-                    tuple(assessment["reasons"]),
-                ),
+                now=now,
+                outcome="REFUSE",
+                score=float(assessment.score),
+                threshold=threshold,
+                items=assessment.score_items(),
+                reasons=assessment.reasons,
             )
-        if assessment["expires_at"] <= now:
-            item = Item("ASSESSMENT_EXPIRED", 0.0, {"expired_at": assessment["expires_at"]})
-            return self._store_decision(
-                actor,
+            return self._store_decision(actor, assessment, view)
+        if assessment.expires_at <= now:
+            item = Item("ASSESSMENT_EXPIRED", 0.0, {"expired_at": assessment.expires_at})
+            view = self._new_decision_view(
                 assessment,
-                self._new_decision_view(
-                    assessment, now, "REFUSE", 0.0, threshold, (item,), ("ASSESSMENT_EXPIRED",)
-                ),
+                now=now,
+                outcome="REFUSE",
+                score=0.0,
+                threshold=threshold,
+                items=(item,),
+                reasons=("ASSESSMENT_EXPIRED",),
             )
-        if assessment["outcome"] == "PROCEED":
+            return self._store_decision(actor, assessment, view)
+        if assessment.outcome == "PROCEED":
             hard = self._hard_now(assessment, now)
-            items = hard or items_from_json(assessment["items"])
-            reasons = tuple(i.code for i in hard) or tuple(assessment["reasons"])
-            return self._store_decision(
-                actor,
+            view = self._new_decision_view(
                 assessment,
-                self._new_decision_view(
-                    assessment,
-                    now,
-                    "REFUSE" if hard else "ALLOW",
-                    float(assessment["score"]),
-                    threshold,
-                    items,
-                    reasons,
-                ),
+                now=now,
+                outcome="REFUSE" if hard else "ALLOW",
+                score=float(assessment.score),
+                threshold=threshold,
+                items=hard or assessment.score_items(),
+                reasons=tuple(i.code for i in hard) or assessment.reasons,
             )
-        requests = found["requests"]
-        pending = [r for r in requests if r["status"] == "PENDING" and r["expires_at"] > now]
+            return self._store_decision(actor, assessment, view)
+        return self._decide_with_guarantors(actor, found, now)
+
+    def _decide_with_guarantors(
+        self, actor: Actor, found: AssessmentState, now: int
+    ) -> DecisionView:
+        """Step 8: the applicant re-read and every confirmed guarantor scored, then combined."""
+        assessment = found.assessment
+        pending = [r for r in found.requests if r.status == "PENDING" and r.expires_at > now]
         if pending:
             raise Conflict("a guarantor has not answered yet")
-        confirmed = [r for r in requests if r["status"] == "CONFIRMED" and bound_to_request(r)]
+        confirmed = [r for r in found.requests if r.status == "CONFIRMED" and bound_to_request(r)]
         # the applicant is re-read now, under the consents given at the kiosk for this request
         # and those on record that still hold now
-        consents = self._run(q.CUSTOMER_CONSENTS, {"id": assessment["customer_id"]})
+        consents = self._run(q.CUSTOMER_CONSENTS, {"id": assessment.customer_id})
         categories, consent_ids = usable_consents(
             consents[0]["consents"] if consents else [],
-            assessment.get("kiosk_consents") or (),
+            assessment.kiosk_consents or (),
             now,
         )
         applicant = self._customer_evidence(
             AssessRequest(
-                customer_id=assessment["customer_id"],
-                business=business,
-                kiosk_id=assessment["kiosk_id"],
-                face_similarity=float(assessment["face_similarity"]),
-                id_check=assessment["id_check"],
+                customer_id=assessment.customer_id,
+                business=assessment.business,
+                kiosk_id=assessment.kiosk_id,
+                face_similarity=float(assessment.face_similarity),
+                id_check=assessment.id_check,
             ),
             categories,
             now,
@@ -178,37 +178,37 @@ class DecideSteps(KioskBase):
         guarantors, reads = [], []
         for request in confirmed:
             evidence, cats = self._guarantor_evidence(
-                request, assessment["customer_id"], business, now
+                request, assessment.customer_id, assessment.business, now
             )
             guarantors.append(evidence)
             reads.append(
                 {
-                    "guarantor_id": request["guarantor_id"],
+                    "guarantor_id": request.guarantor_id,
                     "categories": cats,
-                    "consent": f"assist:{request['id']}",
+                    "consent": f"assist:{request.id}",
                 }
             )
-        decision = final_decision(applicant, guarantors, business, self.policy)
+        decision = final_decision(applicant, guarantors, assessment.business, self.policy)
         items = decision.hard + decision.score.items
         if decision.score is not decision.customer:
             items += decision.customer.items + tuple(
-                replace(i, evidence={**i.evidence, "guarantor_id": confirmed[n]["guarantor_id"]})
+                replace(i, evidence={**i.evidence, "guarantor_id": confirmed[n].guarantor_id})
                 for n, g in enumerate(decision.guarantors)
                 for i in g.items
             )
         view = self._new_decision_view(
             assessment,
-            now,
-            str(decision.outcome),
-            decision.score.total,
-            decision.threshold,
-            items,
-            decision.reasons,
-            confirmed,
-            ",".join(decision.model_versions) or None,
+            now=now,
+            outcome=str(decision.outcome),
+            score=decision.score.total,
+            threshold=decision.threshold,
+            items=items,
+            reasons=decision.reasons,
+            confirmed=confirmed,
+            model_version=",".join(decision.model_versions) or None,
         )
         model_reads = (
-            [assessment["customer_id"], *(r["guarantor_id"] for r in confirmed)]
+            [assessment.customer_id, *(r.guarantor_id for r in confirmed)]
             if decision.model_versions
             else []
         )
@@ -216,46 +216,48 @@ class DecideSteps(KioskBase):
             actor,
             assessment,
             view,
-            sorted(categories) + ([GRAPH_MODEL_READ] if decision.model_versions else []),
-            consent_ids,
-            reads,
-            model_reads,
+            categories=sorted(categories) + ([GRAPH_MODEL_READ] if decision.model_versions else []),
+            consent_ids=consent_ids,
+            guarantor_reads=reads,
+            model_reads=model_reads,
         )
 
     def _new_decision_view(
         self,
-        assessment: dict[str, Any],
+        assessment: AssessmentRecord,
+        *,
         now: int,
         outcome: str,
         score: float,
         threshold: float,
         items: Sequence[Item],
         reasons: Sequence[str],
-        confirmed: Sequence[dict[str, Any]] = (),
+        confirmed: Sequence[AssistRequestRecord] = (),
         model_version: str | None = None,
     ) -> DecisionView:
         return DecisionView(
             id=new_id("dec"),
-            assessment_id=assessment["id"],
-            customer_id=assessment["customer_id"],
-            business=assessment["business"],
+            assessment_id=assessment.id,
+            customer_id=assessment.customer_id,
+            business=assessment.business,
             outcome=outcome,
             score=score,
             threshold=threshold,
             items=tuple(items),
             reasons=tuple(reasons),
-            guarantor_ids=tuple(r["guarantor_id"] for r in confirmed),
+            guarantor_ids=tuple(r.guarantor_id for r in confirmed),
             policy_version=self.policy.version,
             model_version=model_version,
             created_at=now,
-            guarantor_handles=tuple(r.get("handle") or "" for r in confirmed),
+            guarantor_handles=tuple(r.handle for r in confirmed),
         )
 
     def _store_decision(
         self,
         actor: Actor,
-        assessment: dict[str, Any],
+        assessment: AssessmentRecord,
         view: DecisionView,
+        *,
         categories: Sequence[str] = (),
         consent_ids: Sequence[str] = (),
         guarantor_reads: Sequence[dict[str, Any]] = (),
@@ -264,8 +266,8 @@ class DecideSteps(KioskBase):
         rows = self._run(
             q.CREATE_DECISION,
             {
-                "assessment_id": assessment["id"],
-                "customer_id": assessment["customer_id"],
+                "assessment_id": assessment.id,
+                "customer_id": assessment.customer_id,
                 "id": view.id,
                 "outcome": view.outcome,
                 "score": view.score,
@@ -287,8 +289,8 @@ class DecideSteps(KioskBase):
             },
         )
         if not rows:
-            raise NotFound(f"assessment {assessment['id']!r} not found")
-        return decision_view(rows[0]["decision"])
+            raise NotFound(f"assessment {assessment.id!r} not found")
+        return decision_view(from_props(DecisionRecord, rows[0]["decision"]))
 
     def record_outcome(self, actor: Actor, decision_id: str, outcome: str) -> DecisionView:
         """After the business: the outcome joins the guarantors' vouching history, once per
@@ -296,7 +298,7 @@ class DecideSteps(KioskBase):
         if outcome not in REPORTED_OUTCOMES:
             raise InvalidInput(f"outcome: must be one of {', '.join(REPORTED_OUTCOMES)}")
         decision = self._decision(actor, decision_id)
-        if decision["outcome"] != "ALLOW":
+        if decision.outcome != "ALLOW":
             raise Conflict("an outcome can only be recorded for an allowed business")
         rows = self._run(
             q.RECORD_OUTCOME,
@@ -310,33 +312,16 @@ class DecideSteps(KioskBase):
         )
         if not rows:
             raise Conflict(f"decision {decision_id!r} already has an outcome")
-        return decision_view(rows[0]["decision"])
+        return decision_view(from_props(DecisionRecord, rows[0]["decision"]))
 
     def assessment(
         self, actor: Actor, assessment_id: str
     ) -> tuple[AssessmentView, list[AssistRequestView]]:
         """An assessment with its candidates and requests (audited)."""
         found = self._assessment(actor, assessment_id)
-        a = found["assessment"]
-        view = AssessmentView(
-            id=a["id"],
-            customer_id=a["customer_id"],
-            business=a["business"],
-            outcome=a["outcome"],
-            score=float(a["score"]),
-            threshold=float(a["threshold"]),
-            items=items_from_json(a["items"]),
-            reasons=tuple(a["reasons"] or ()),
-            candidates=tuple(
-                Candidate.from_stored(c) for c in json.loads(a.get("candidate_view") or "[]")
-            ),
-            policy_version=a["policy_version"],
-            model_version=a.get("model_version"),
-            created_at=a["created_at"],
-            expires_at=a["expires_at"],
-        )
+        view = assessment_view(found.assessment)
         self._audit(actor, "READ_ASSESSMENT", view.customer_id, view.id)
-        return view, [request_view(r) for r in found["requests"]]
+        return view, [request_view(r) for r in found.requests]
 
     def decision(self, actor: Actor, decision_id: str) -> DecisionView:
         """A decision with every item and reason (audited)."""

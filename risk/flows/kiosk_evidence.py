@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
 
 from risk.flows.common import DAYS_PER_YEAR
+from risk.flows.records import AssistRequestRecord
 from risk.flows.rows import PersonRow
 from risk.scorecard import DAY_MS, Decision, Movement, VouchRecord
 
@@ -55,17 +55,14 @@ def vouches_of(rows: Iterable[dict[str, Any]], given: bool, since: int) -> tuple
     return tuple(out)
 
 
-def bound_to_request(request: dict[str, Any]) -> bool:
+def bound_to_request(request: AssistRequestRecord) -> bool:
     """Whether a confirmation's verification results belong to this request: its id, its
     guarantor and its channel, as written when the guarantor answered."""
-    verification = json.loads(request.get("verification") or "{}")
-    bound = all(
-        verification.get(key) == request.get(field)
-        for key, field in (
-            ("request_id", "id"),
-            ("guarantor_id", "guarantor_id"),
-            ("channel", "channel"),
-        )
+    verification = request.verification_results()
+    bound = (
+        verification.get("request_id") == request.id
+        and verification.get("guarantor_id") == request.guarantor_id
+        and verification.get("channel") == request.channel
     )
     if not bound:
         log.warning("a confirmation not bound to its request was ignored")

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from risk.eligibility import RankedCandidate, mask_name
-from risk.flows.common import items_from_json, new_id
+from risk.flows.common import new_id
+from risk.flows.records import AssessmentRecord, AssistRequestRecord, DecisionRecord
 from risk.policy import Policy, UnknownBusiness
 from risk.scorecard import Item, RelationshipPath
 
@@ -158,37 +159,55 @@ def candidate_of(ranked: RankedCandidate, name: str) -> Candidate:
     )
 
 
-def request_view(r: dict[str, Any]) -> AssistRequestView:
+def request_view(r: AssistRequestRecord) -> AssistRequestView:
     return AssistRequestView(
-        id=r["id"],
-        assessment_id=r["assessment_id"],
-        guarantor_id=r["guarantor_id"],
-        handle=r.get("handle") or "",
-        channel=r["channel"],
-        status=r["status"],
-        created_at=r["created_at"],
-        expires_at=r["expires_at"],
-        responded_at=r.get("responded_at"),
+        id=r.id,
+        assessment_id=r.assessment_id,
+        guarantor_id=r.guarantor_id,
+        handle=r.handle,
+        channel=r.channel,
+        status=r.status,
+        created_at=r.created_at,
+        expires_at=r.expires_at,
+        responded_at=r.responded_at,
     )
 
 
-def decision_view(d: dict[str, Any]) -> DecisionView:
+def assessment_view(a: AssessmentRecord) -> AssessmentView:
+    return AssessmentView(
+        id=a.id,
+        customer_id=a.customer_id,
+        business=a.business,
+        outcome=a.outcome,
+        score=float(a.score),
+        threshold=float(a.threshold),
+        items=a.score_items(),
+        reasons=tuple(a.reasons),
+        candidates=tuple(Candidate.from_stored(c) for c in a.offered()),
+        policy_version=a.policy_version,
+        model_version=a.model_version,
+        created_at=a.created_at,
+        expires_at=a.expires_at,
+    )
+
+
+def decision_view(d: DecisionRecord) -> DecisionView:
     return DecisionView(
-        id=d["id"],
-        assessment_id=d["assessment_id"],
-        customer_id=d["customer_id"],
-        business=d["business"],
-        outcome=d["outcome"],
-        score=float(d["score"]),
-        threshold=float(d["threshold"]),
-        items=items_from_json(d["items"]),
-        reasons=tuple(d["reasons"] or ()),
-        guarantor_ids=tuple(d.get("guarantor_ids") or ()),
-        policy_version=d["policy_version"],
-        model_version=d.get("model_version"),
-        created_at=d["created_at"],
-        reported_outcome=d.get("reported_outcome"),
-        guarantor_handles=tuple(d.get("guarantor_handles") or ()),
+        id=d.id,
+        assessment_id=d.assessment_id,
+        customer_id=d.customer_id,
+        business=d.business,
+        outcome=d.outcome,
+        score=float(d.score),
+        threshold=float(d.threshold),
+        items=d.score_items(),
+        reasons=tuple(d.reasons),
+        guarantor_ids=tuple(d.guarantor_ids or ()),
+        policy_version=d.policy_version,
+        model_version=d.model_version,
+        created_at=d.created_at,
+        reported_outcome=d.reported_outcome,
+        guarantor_handles=tuple(d.guarantor_handles or ()),
     )
 
 

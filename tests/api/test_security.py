@@ -27,6 +27,7 @@ from tests_api_support import DECIDE, RECORD, REQUEST
 from etl.load import Loader
 from graph import queries as q
 from risk.flows.kiosk_evidence import bound_to_request
+from risk.flows.records import AssistRequestRecord, from_props
 
 FULL_DECISION = """query($id: ID!) { decision(id: $id) {
   id outcome reasons guarantorIds guarantors score { items { code evidence } } } }"""
@@ -133,8 +134,9 @@ def test_verification_results_are_bound_to_their_request(api: Any) -> None:
     assert verification["channel"] == "SMS" and verification["responder"] == "test-mobile_banking"
     # results moved onto another request (or another guarantor's) do not count at decide
     moved = {**stored, "id": "req_other"}
-    assert bound_to_request(stored) and not bound_to_request(moved)
-    assert not bound_to_request({**stored, "guarantor_id": "G1"})
+    assert bound_to_request(from_props(AssistRequestRecord, stored))
+    assert not bound_to_request(from_props(AssistRequestRecord, moved))
+    assert not bound_to_request(from_props(AssistRequestRecord, {**stored, "guarantor_id": "G1"}))
 
 
 # --- 3. no self-vouching ----------------------------------------------------------------------
