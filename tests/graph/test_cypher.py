@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
+from cypher_text import returned_names
 
 from graph import queries as q
 from graph.cypherlint import lint, neo4j_problems, subset_problems
@@ -39,13 +42,67 @@ def test_queries_have_unique_names() -> None:
 
 
 SCHEMA = {x.name for x in q.FALKOR_SCHEMA + q.NEO4J_SCHEMA}
+RUNNABLE = [x for x in q.ALL if x.name not in SCHEMA]
+WRITING = re.compile(r"\b(?:CREATE|MERGE|SET|DELETE|REMOVE)\b")
 
 
-@pytest.mark.parametrize("query", [x for x in q.ALL if x.name not in SCHEMA], ids=lambda x: x.name)
-def test_query_runs_on_the_store(store: GraphStore, query: q.Query) -> None:
-    if q.BACKEND_ONLY.get(query.name, store.backend) != store.backend:
+def runs_here(store: GraphStore, query: q.Query) -> bool:
+    return q.BACKEND_ONLY.get(query.name, store.backend) == store.backend
+
+
+def totals(store: GraphStore) -> tuple[int, int]:
+    nodes = store.run(q.NODE_TOTAL, {})[0]["count"]
+    return nodes, store.run(q.RELATIONSHIP_TOTAL, {})[0]["count"]
+
+
+@pytest.fixture
+def seeded(store: GraphStore) -> GraphStore:
+    """The graph the ETL upserts make from their example parameters (customers C1 and C2,
+    their ties, phones, devices...), so that reads find something."""
+    for query in RUNNABLE:
+        if query.write and query.name.startswith("upsert_"):
+            store.run(query, query.params)
+    return store
+
+
+def columns_match(query: q.Query, rows: list[dict[str, object]]) -> bool:
+    return all(sorted(row) == sorted(returned_names(query)) for row in rows)
+
+
+@pytest.mark.parametrize("query", RUNNABLE, ids=lambda x: x.name)
+def test_a_query_is_marked_as_a_write_exactly_when_it_writes(query: q.Query) -> None:
+    assert query.write == bool(WRITING.search(query.text))
+
+
+@pytest.mark.parametrize("query", [x for x in RUNNABLE if not x.write], ids=lambda x: x.name)
+def test_a_read_query_runs_returns_its_named_columns_and_changes_nothing(
+    seeded: GraphStore, query: q.Query
+) -> None:
+    if not runs_here(seeded, query):
         pytest.skip(f"{query.name} is for {q.BACKEND_ONLY[query.name]} only")
-    store.run(query, query.params)
+    before = totals(seeded)
+    rows = seeded.run(query, query.params)
+    assert totals(seeded) == before
+    assert columns_match(query, rows)
+
+
+@pytest.mark.parametrize("query", [x for x in RUNNABLE if x.write], ids=lambda x: x.name)
+def test_a_write_query_runs_and_returns_its_named_columns(
+    seeded: GraphStore, query: q.Query
+) -> None:
+    if not runs_here(seeded, query):
+        pytest.skip(f"{query.name} is for {q.BACKEND_ONLY[query.name]} only")
+    rows = seeded.run(query, query.params)
+    assert "RETURN" in query.text or rows == []
+    assert "RETURN" not in query.text or columns_match(query, rows)
+
+
+def test_the_seeded_graph_is_what_the_reads_find(seeded: GraphStore) -> None:
+    nodes, relationships = totals(seeded)
+    assert nodes > 0 and relationships > 0
+    reads = [x for x in RUNNABLE if not x.write and runs_here(seeded, x)]
+    found = [x.name for x in reads if seeded.run(x, x.params)]
+    assert len(found) >= len(reads) // 2, found
 
 
 def test_schema_setup_is_idempotent_and_makes_ids_unique(store: GraphStore) -> None:

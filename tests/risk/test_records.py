@@ -4,10 +4,10 @@ renamed property breaks a test, not a kiosk."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import MISSING, Field, fields
 
 import pytest
+from cypher_text import written
 
 from graph import queries as q
 from risk.flows.records import (
@@ -24,27 +24,6 @@ WRITERS: dict[type, tuple[str, str, q.Query, tuple[q.Query, ...]]] = {
     AssistRequestRecord: ("q", "AssistRequest", q.CREATE_ASSIST_REQUESTS, (q.RESPOND_ASSIST,)),
     DecisionRecord: ("d", "Decision", q.CREATE_DECISION, (q.RECORD_OUTCOME,)),
 }
-
-
-CLAUSE = re.compile(
-    r"\b(?:WITH|CREATE|MATCH|OPTIONAL|RETURN|FOREACH|MERGE|REMOVE|WHERE|UNWIND|ON)\b"
-)
-
-
-def written(query: q.Query, var: str, label: str) -> set[str]:
-    """The properties a query gives the node: the keys of a created or merged
-    `(var:Label {...})` and every `var.name = ...` of a SET clause (not of a WHERE)."""
-    names: set[str] = set()
-    for created in re.finditer(
-        rf"\b(?:CREATE|MERGE)\s+(?:\(\w*\)-\[[^\]]*\]->)?\({var}:{label}\s*\{{(.*?)\}}\)",
-        query.text,
-        re.S,
-    ):
-        names |= {key.split(":")[0].strip() for key in created.group(1).split(",")}
-    for clause in re.split(r"\bSET\b", query.text)[1:]:
-        assignments = CLAUSE.split(clause)[0]
-        names |= set(re.findall(rf"\b{var}\.(\w+)\s*=", assignments))
-    return names
 
 
 def required(f: Field[object]) -> bool:

@@ -7,30 +7,9 @@ import re
 from dataclasses import fields
 
 import pytest
+from cypher_text import returned_names
 
-from graph import queries as q
 from risk.flows.rows import ROWS, RelatedRow, TieRow, from_row
-
-
-def returned_names(query: q.Query) -> list[str]:
-    """The names a query's last RETURN gives its columns (`expr AS name`, or a bare name)."""
-    clause = query.text[query.text.rindex("RETURN ") + len("RETURN ") :]
-    clause = re.split(r"\b(?:ORDER BY|LIMIT|SKIP)\b", clause)[0]
-    parts, depth, current = [], 0, ""
-    for char in clause:
-        depth += char in "([{"
-        depth -= char in ")]}"
-        if char == "," and depth == 0:
-            parts.append(current)
-            current = ""
-        else:
-            current += char
-    parts.append(current)
-    names = []
-    for part in parts:
-        alias = re.search(r"\bAS\s+(\w+)\s*$", part.strip())
-        names.append(alias.group(1) if alias else part.strip().split(".")[-1])
-    return names
 
 
 @pytest.mark.parametrize("row", ROWS, ids=lambda r: r.__name__)
