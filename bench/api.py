@@ -41,7 +41,6 @@ import contextlib
 import dataclasses
 import json
 import os
-import platform
 import random
 import shutil
 import sys
@@ -58,7 +57,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from api.operations import ASSESS, CANDIDATES, DECIDE, REQUEST, RESPOND  # noqa: E402
-from bench.common import child_server, free_port, git, percentiles, scratch_store  # noqa: E402
+from bench.harness import (  # noqa: E402
+    child_server,
+    free_port,
+    percentiles,
+    provenance,
+    scratch_store,
+)
 from graph import embedded  # noqa: E402
 from graph.settings import load_settings  # noqa: E402
 from graph.store import GraphStore, open_store  # noqa: E402
@@ -113,7 +118,7 @@ def serve(port: int, graph: str, outbox_log: Path) -> int:
     import uvicorn
 
     from api.app import build_app, build_service
-    from risk.senders import LocalSender
+    from notify.senders import LocalSender
 
     service = build_service(  # without the graph model: the flow's own cost
         store=_store(graph), policy=lenient_policy(), sender=LocalSender(outbox_log), scorer=None
@@ -788,22 +793,8 @@ def main() -> int:
     data_dir = scratch_store(work)
     n = args.customers
     results: dict[str, Any] = {
-        "benchmark": "api",
+        **provenance("api"),
         "customers": n,
-        "command": " ".join([os.path.relpath(sys.executable, ROOT), *sys.argv]),
-        "machine": {
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-            "processor": platform.processor() or platform.machine(),
-            "load_average_at_start": [round(v, 2) for v in os.getloadavg()],
-        },
-        "code": {
-            "commit": git("rev-parse", "HEAD"),
-            "modified_tracked_files": (
-                git("status", "--porcelain", "--untracked-files=no") or ""
-            ).splitlines(),
-        },
         "settings": {
             "business": BUSINESS,
             "applicant_face_similarity": FACE,

@@ -28,10 +28,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
-import importlib.util
 import json
 import os
-import platform
 import random
 import shutil
 import signal
@@ -41,7 +39,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from types import FrameType, ModuleType
+from types import FrameType
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -61,19 +59,8 @@ READ_QUERIES = {"round_trip": q.ROUND_TRIP, "one_hop": q.NEIGHBOURHOOD_1HOP}
 READ_QUERIES["two_hop"] = q.NEIGHBOURHOOD_2HOP
 
 
-def _load_api_bench() -> ModuleType:
-    """bench/api.py as a module (bench/ is no package, and `api` is the project's own)."""
-    spec = importlib.util.spec_from_file_location("bench_api", ROOT / "bench" / "api.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_api"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-flowbench = _load_api_bench()
-percentiles: Callable[[list[float]], dict[str, Any]] = flowbench._percentiles
-
+import bench.api as flowbench  # noqa: E402
+from bench.harness import percentiles, provenance  # noqa: E402
 
 # --- the two backends -------------------------------------------------------------------------
 
@@ -458,24 +445,6 @@ def print_table(by_backend: dict[str, dict[str, Any]]) -> None:
         print(f"{label:<32}" + "".join(f"{'-' if c is None else str(c):>20}" for c in cells))
 
 
-def machine() -> dict[str, Any]:
-    """nproc, CPU model, memory, load average now."""
-    info = Path("/proc/cpuinfo").read_text()
-    model = next(
-        (ln.split(":", 1)[1].strip() for ln in info.splitlines() if "model name" in ln), None
-    )
-    mem_kib = int(Path("/proc/meminfo").read_text().split()[1])
-    return {
-        "nproc": len(os.sched_getaffinity(0)),
-        "cpu_count": os.cpu_count(),
-        "cpu_model": model or platform.processor(),
-        "memory_gib": round(mem_kib / 2**20, 1),
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "load_average_at_start": [round(v, 2) for v in os.getloadavg()],
-    }
-
-
 # --- main -------------------------------------------------------------------------------------
 
 
@@ -551,14 +520,8 @@ def main() -> int:
     config.write_text("[vouchgraph]\n")
     os.environ["VOUCHGRAPH_CONFIG"] = str(config)  # no user config: only this run's servers
     results: dict[str, Any] = {
-        "benchmark": "backends",
+        **provenance("backends"),
         "customers": args.customers,
-        "command": " ".join([os.path.relpath(sys.executable, ROOT), *sys.argv]),
-        "machine": machine(),
-        "code": {
-            "commit": flowbench._git("rev-parse", "HEAD"),
-            "uncommitted": (flowbench._git("status", "--porcelain") or "").splitlines(),
-        },
         "phases": sorted(args.run),
         "settings": {k: getattr(args, k) for k in ("seconds", "clients", "samples", "iterations")},
         "backends": {},

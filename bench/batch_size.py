@@ -14,7 +14,6 @@ import argparse
 import dataclasses
 import json
 import os
-import platform
 import signal
 import sys
 import tempfile
@@ -25,6 +24,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.harness import provenance  # noqa: E402
 from etl.load import Loader  # noqa: E402
 from etl.synth import generate  # noqa: E402
 from graph import embedded, neo4j_local  # noqa: E402
@@ -96,9 +96,7 @@ def main() -> int:
     out.write_text(
         json.dumps(
             {
-                "command": " ".join(["bench/batch_size.py", *sys.argv[1:]]),
-                "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
-                "load_average": os.getloadavg(),
+                **provenance("batch_size"),
                 "results": results,
             },
             indent=2,

@@ -25,7 +25,6 @@ import argparse
 import dataclasses
 import json
 import os
-import platform
 import shutil
 import sys
 import tempfile
@@ -39,6 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import datasets  # noqa: E402
+from bench.harness import provenance  # noqa: E402
 from etl.load import load_folder  # noqa: E402
 from graph import embedded  # noqa: E402
 from graph.settings import load_settings  # noqa: E402
@@ -215,9 +215,8 @@ def _run(args: argparse.Namespace) -> int:
         print(json.dumps({k: v for k, v in line.items() if k != "per_fold"}), flush=True)
     args.out.mkdir(parents=True, exist_ok=True)
     record = {
+        **provenance("external"),
         "dataset": args.dataset,
-        "command": " ".join(["python", "bench/external.py", *sys.argv[1:]]),
-        "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
         "config": dataclasses.asdict(config),
         "seconds": round(time.monotonic() - started, 1),
         "results": lines,

@@ -33,7 +33,6 @@ import dataclasses
 import json
 import math
 import os
-import platform
 import shutil
 import sys
 import tempfile
@@ -489,7 +488,7 @@ def bank_server(customers: int, work: Path, results: dict[str, Any]) -> Iterator
     """A synthetic bank in a temporary embedded store, served by bench/api.py's server
     process; yields (url, store); stops both."""
     from bench.api import GRAPH, SEED, _store, server_process
-    from bench.common import scratch_store
+    from bench.harness import scratch_store
     from etl.load import load_folder
     from etl.synth import generate
     from graph import embedded
@@ -544,18 +543,10 @@ def main() -> int:
     args = parser.parse_args()
 
     from api.keys import ROLES, create_key
-    from bench.common import git
+    from bench.harness import provenance
 
     results: dict[str, Any] = {
-        "benchmark": "fuzz",
-        "command": " ".join([os.path.relpath(sys.executable, ROOT), *sys.argv]),
-        "machine": {
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-            "load_average_at_start": [round(v, 2) for v in os.getloadavg()],
-        },
-        "code": {"commit": git("rev-parse", "HEAD")},
+        **provenance("fuzz"),
         "settings": {
             "policy": "shipped policy.toml, missing graph model neutral (0 points)",
             "server": "separate process (bench/api.py --serve), uvicorn",

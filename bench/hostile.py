@@ -29,7 +29,6 @@ import dataclasses
 import json
 import multiprocessing
 import os
-import platform
 import select
 import shutil
 import socket
@@ -45,7 +44,14 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import child_server, free_port, git, percentiles, scratch_store  # noqa: E402
+from bench.harness import (  # noqa: E402
+    child_server,
+    free_port,
+    percentiles,
+    provenance,
+    scratch_store,
+    status_line,
+)
 from graph import embedded  # noqa: E402
 from graph.settings import load_settings  # noqa: E402
 from graph.store import GraphStore, open_store  # noqa: E402
@@ -194,14 +200,7 @@ def _head(key: str, extra: str) -> bytes:
 
 
 def _status(sock: socket.socket) -> str:
-    received = b""
-    while b"\r\n" not in received:
-        chunk = sock.recv(4096)
-        if not chunk:
-            break
-        received += chunk
-    line = received.split(b"\r\n", 1)[0].decode("latin-1")
-    return " ".join(line.split(" ")[1:2]) or "no answer"
+    return " ".join(status_line(sock).split(" ")[1:2]) or "no answer"
 
 
 def declared_case(port: int, key: str) -> Callable[[int], tuple[float, str]]:
@@ -281,23 +280,9 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="vouchgraph-bench-hostile-"))
     data_dir = scratch_store(work)
     results: dict[str, Any] = {
-        "benchmark": "hostile",
+        **provenance("hostile"),
         "tries": args.tries,
-        "command": " ".join([os.path.relpath(sys.executable, ROOT), *sys.argv]),
         "targets_ms": {"refusal": REFUSAL_TARGET_MS, "healthz": HEALTH_TARGET_MS},
-        "machine": {
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-            "processor": platform.processor() or platform.machine(),
-            "load_average_at_start": [round(v, 2) for v in os.getloadavg()],
-        },
-        "code": {
-            "commit": git("rev-parse", "HEAD"),
-            "modified_tracked_files": (
-                git("status", "--porcelain", "--untracked-files=no") or ""
-            ).splitlines(),
-        },
         "cases": {},
     }
     store: GraphStore | None = None

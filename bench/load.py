@@ -16,7 +16,6 @@ import argparse
 import dataclasses
 import json
 import os
-import platform
 import random
 import resource
 import shutil
@@ -31,6 +30,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.harness import provenance  # noqa: E402
 from graph import embedded  # noqa: E402
 from graph import queries as q  # noqa: E402
 from graph.queries import Query  # noqa: E402
@@ -171,15 +171,7 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="vouchgraph-bank-"))
     folder = Path(args.folder) if args.folder else work / "bank"
     n = args.customers
-    results: dict[str, Any] = {
-        "benchmark": "load",
-        "customers": n,
-        "machine": {
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-        },
-    }
+    results: dict[str, Any] = {**provenance("load"), "customers": n}
     try:
         if not args.folder:
             results["synth"] = _run_phase(["synth", str(n), str(folder)], env)

@@ -23,7 +23,6 @@ import dataclasses
 import gc
 import json
 import os
-import platform
 import random
 import resource
 import shutil
@@ -39,6 +38,7 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.harness import provenance  # noqa: E402
 from etl.load import load_folder  # noqa: E402
 from etl.synth import generate  # noqa: E402
 from graph import embedded  # noqa: E402
@@ -129,16 +129,7 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="vouchgraph-ml-"))
     folder = Path(args.folder) if args.folder else work / "bank"
     n = args.customers
-    results: dict[str, Any] = {
-        "benchmark": "ml",
-        "customers": n,
-        "command": " ".join(["python", "bench/ml.py", *sys.argv[1:]]),
-        "machine": {
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-        },
-    }
+    results: dict[str, Any] = {**provenance("ml"), "customers": n}
     store = open_store(dataclasses.replace(load_settings(), graph_name="bench_ml"))
     try:
         if not args.folder:

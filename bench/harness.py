@@ -1,13 +1,16 @@
-"""What the API benchmarks share: the code version, free ports, percentiles, a scratch store."""
+"""The benchmarks' harness: where a result came from (command, machine, code), free ports,
+percentiles, a scratch store, a child server, a raw HTTP status line."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import platform
 import signal
 import socket
 import statistics
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -96,3 +99,47 @@ def child_server(argv: list[str], port: int, log_path: Path) -> Iterator[subproc
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+
+
+def machine() -> dict[str, Any]:
+    """The machine a figure was taken on: CPUs usable and present, CPU model, memory, load now."""
+    info = Path("/proc/cpuinfo").read_text()
+    model = next(
+        (ln.split(":", 1)[1].strip() for ln in info.splitlines() if "model name" in ln), None
+    )
+    mem_kib = int(Path("/proc/meminfo").read_text().split()[1])
+    return {
+        "nproc": len(os.sched_getaffinity(0)),
+        "cpus": os.cpu_count(),
+        "cpu_model": model or platform.processor() or platform.machine(),
+        "memory_gib": round(mem_kib / 2**20, 1),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "load_average_at_start": [round(v, 2) for v in os.getloadavg()],
+    }
+
+
+def provenance(benchmark: str) -> dict[str, Any]:
+    """The head of every result file: which benchmark, the command, the machine, the code."""
+    return {
+        "benchmark": benchmark,
+        "command": " ".join([os.path.relpath(sys.executable, ROOT), *sys.argv]),
+        "machine": machine(),
+        "code": {
+            "commit": git("rev-parse", "HEAD"),
+            "modified_tracked_files": (
+                git("status", "--porcelain", "--untracked-files=no") or ""
+            ).splitlines(),
+        },
+    }
+
+
+def status_line(sock: socket.socket) -> str:
+    """The first line of what the server sent on a raw socket ("" when it closed at once)."""
+    received = b""
+    while b"\r\n" not in received:
+        chunk = sock.recv(4096)
+        if not chunk:
+            break
+        received += chunk
+    return received.split(b"\r\n", 1)[0].decode("latin-1")
