@@ -52,11 +52,11 @@ from api.schema import Mutation, Query
 from graph.errors import StoreError
 from graph.settings import Settings, load_settings
 from graph.store import GraphStore, open_store
+from notify.outbox import OutboxDispatcher
+from notify.senders import Sender, sender_from_settings
 from risk.flows.common import NO_MODEL, GraphRiskScorer
 from risk.flows.kiosk import KioskFlow
-from risk.outbox import OutboxDispatcher
 from risk.policy import Policy, load_policy
-from risk.senders import Sender, sender_from_settings
 
 log = logging.getLogger(__name__)
 # Shared by every request: a parsed document and a validation result per distinct text.

@@ -14,9 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from etl.load import load_folder
-from graph.settings import Settings
-from graph.store import GraphStore, open_store
+from graph.store import GraphStore
 from ml.export import GraphExport, export_graph
 from ml.models.estimator import MANIFEST_FILE
 from ml.registry import ModelRegistry
@@ -103,24 +101,3 @@ def train_store(
     """Trains from the graph in the store."""
     export = export_graph(store, as_of, progress=config.progress)
     return train_export(export, registry, config)
-
-
-def train_folder(
-    folder: Path,
-    settings: Settings,
-    registry: ModelRegistry,
-    config: TrainConfig,
-    as_of: int | None = None,
-) -> TrainResult:
-    """Loads a source folder into a scratch graph with the project's ETL, trains from it, and
-    deletes the scratch graph."""
-    name = f"train_{np.random.default_rng().integers(1 << 40):x}"
-    scratch = dataclasses.replace(settings, graph_name=name)
-    store = open_store(scratch)
-    try:
-        store.ensure_schema()
-        load_folder(store, folder, bulk=settings.embedded, progress=config.progress)
-        return train_store(store, registry, config, as_of)
-    finally:
-        store.clear()
-        store.close()

@@ -18,7 +18,7 @@ def test_demo_builds_loads_and_summarises_a_bank(data_dir: Path, tmp_path: Path)
     cmd = [
         sys.executable,
         "-m",
-        "api.cli",
+        "cli",
         "demo",
         "--customers",
         "1000",

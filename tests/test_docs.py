@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from api.cli import build_parser
+from cli.main import build_parser
 from etl.sources import SOURCES
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -20,8 +20,8 @@ from api.keys import ROLES, create_key
 from etl.load import Loader
 from graph.settings import Settings
 from graph.store import GraphStore, open_store
+from notify.senders import LocalSender
 from risk.policy import Policy, without_model_policy
-from risk.senders import LocalSender
 
 NOW = time.time()
 DAY = 86_400

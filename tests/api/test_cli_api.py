@@ -19,7 +19,7 @@ from graph import queries as q
 
 def _cli(*args: str, graph: str = "api_tests", **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "api.cli", *args],
+        [sys.executable, "-m", "cli", *args],
         env={**os.environ, "VOUCHGRAPH_GRAPH_NAME": graph, **env},
         capture_output=True,
         text=True,
@@ -78,7 +78,7 @@ def _serve_readyz(env: dict[str, str]) -> httpx.Response:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "api.cli", "serve", "--port", str(port)],
+        [sys.executable, "-m", "cli", "serve", "--port", str(port)],
         env={**os.environ, "VOUCHGRAPH_GRAPH_NAME": "api_tests", **env},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -16,7 +16,7 @@ from api.keys import create_key
 from etl.load import Loader
 from graph import embedded
 from graph.backends.falkor import FalkorStore
-from risk.senders import LocalSender
+from notify.senders import LocalSender
 
 
 @pytest.fixture

@@ -48,7 +48,7 @@ from bench.fuzz import (
 )
 from etl.load import Loader
 from graph.store import open_store
-from risk.senders import LocalSender
+from notify.senders import LocalSender
 
 EXAMPLES = int(os.environ.get("VOUCHGRAPH_FUZZ_EXAMPLES", "75"))
 Way = tuple[str | None, str]  # (Accept header, HTTP method)

@@ -30,14 +30,14 @@ from api.guard import Limits
 from api.limits import MAX_ALIASES, MAX_FIELDS, MAX_FIRST, MAX_REPEATS
 from graph.settings import load_settings
 from graph.store import open_store
-from risk.senders import LocalSender
+from notify.senders import LocalSender
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
     """`vouchgraph` as users run it, on the `api` fixture's graph."""
     env = {**os.environ, "VOUCHGRAPH_GRAPH_NAME": "api_tests"}
     return subprocess.run(
-        [sys.executable, "-m", "api.cli", *args],
+        [sys.executable, "-m", "cli", *args],
         env=env,
         capture_output=True,
         text=True,

@@ -169,7 +169,7 @@ def test_a_load_killed_half_way_and_run_again_gives_the_clean_graph(
         cmd = [
             sys.executable,
             "-m",
-            "api.cli",
+            "cli",
             "load",
             str(small_bank),
             "--batch-size",
@@ -211,7 +211,7 @@ def test_bulk_first_load_gives_the_same_graph_as_incremental(
 
 def test_cli_load_json_and_stats(settings: Settings, small_bank: Path) -> None:
     env = {**os.environ, "VOUCHGRAPH_GRAPH_NAME": settings.graph_name}
-    cli = [sys.executable, "-m", "api.cli"]
+    cli = [sys.executable, "-m", "cli"]
     out = subprocess.run(
         [*cli, "load", str(small_bank), "--json", "--quiet"],
         env=env,

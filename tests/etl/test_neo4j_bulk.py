@@ -191,7 +191,7 @@ def test_cli_load_bulk_into_the_empty_local_neo4j(settings: Settings, small_bank
     # (tests/etl/test_load.py compares the bulk graph with the incremental one on both backends)
     port = neo4j_local.running().port  # type: ignore[union-attr]
     out = subprocess.run(
-        [sys.executable, "-m", "api.cli", "load", "--bulk", str(small_bank), "--json"],
+        [sys.executable, "-m", "cli", "load", "--bulk", str(small_bank), "--json"],
         env=dict(os.environ),
         capture_output=True,
         text=True,
@@ -244,7 +244,7 @@ def test_cli_load_reports_a_refused_neo4j_as_a_store_problem_with_exit_4(
     _write(tmp_path, "customers.csv", ONE_CUSTOMER)
     env = {**os.environ, "VOUCHGRAPH_GRAPH_URI": f"bolt://127.0.0.1:{_closed_port()}"}
     done = subprocess.run(
-        [sys.executable, "-m", "api.cli", "load", "--bulk", "--quiet", str(tmp_path)],
+        [sys.executable, "-m", "cli", "load", "--bulk", "--quiet", str(tmp_path)],
         env=env,
         capture_output=True,
         text=True,

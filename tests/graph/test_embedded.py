@@ -322,7 +322,7 @@ def test_kill_9_after_a_compaction_keeps_the_snapshot_and_the_writes_after_it(
 
 def test_cli_db_start_status_stop(own_dir: Path) -> None:
     env = {**os.environ, "VOUCHGRAPH_DATA_DIR": str(own_dir)}
-    cli = [sys.executable, "-m", "api.cli", "db"]
+    cli = [sys.executable, "-m", "cli", "db"]
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(

@@ -22,7 +22,7 @@ from graph import queries as q
 from graph.settings import load_settings
 from graph.store import open_store
 
-CLI = [sys.executable, "-m", "api.cli"]
+CLI = [sys.executable, "-m", "cli"]
 pytestmark = pytest.mark.xdist_group("neo4j")  # on the worker that runs the session's Neo4j
 
 

@@ -120,7 +120,7 @@ def test_cli_models_list_show_promote_and_score(trained_model: Any, model_bank: 
 
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "api.cli", *args],
+            [sys.executable, "-m", "cli", *args],
             capture_output=True,
             text=True,
             env=env,
@@ -167,7 +167,7 @@ def test_cli_trains_from_a_source_folder_and_leaves_no_scratch_graph(
         [
             sys.executable,
             "-m",
-            "api.cli",
+            "cli",
             "train",
             "--from",
             str(small_bank),
@@ -190,7 +190,7 @@ def test_cli_trains_from_a_source_folder_and_leaves_no_scratch_graph(
     assert (tmp_path / "models" / "PROMOTED").read_text().strip() == summary["version"]
     assert not [g for g in embedded.status(data_dir)["graphs"] if g.startswith("train_")]
     bad = subprocess.run(
-        [sys.executable, "-m", "api.cli", "train", "--from", str(tmp_path / "nowhere")],
+        [sys.executable, "-m", "cli", "train", "--from", str(tmp_path / "nowhere")],
         capture_output=True,
         text=True,
         env=env,

@@ -1,5 +1,5 @@
 """The `vouchgraph` command line: db, synth, load, stats, serve, keys, outbox, demo, and the
-model commands (train, models, score; in api/cli_model.py).
+model commands (train, models, score; in cli/model.py) and `neo4j` (in cli/local_neo4j.py).
 
 Errors exit non-zero with one clear line on stderr (the exit code says which kind of error);
 personal data never appears in what is printed.
@@ -8,7 +8,6 @@ personal data never appears in what is printed.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -16,8 +15,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from api.cli_model import register as register_model_commands
-from api.cli_neo4j import register as register_neo4j_commands
+from cli.local_neo4j import register as register_neo4j_commands
+from cli.model import register as register_model_commands
+from cli.output import print_json
 from etl.readers import MalformedFile
 from graph import embedded
 from graph import queries as q
@@ -27,10 +27,6 @@ from graph.store import GraphStore, open_store
 from ml.registry import RegistryError
 
 EXIT_BAD_INPUT = 2
-
-
-def _print_json(data: Any) -> None:
-    print(json.dumps(data, indent=2, sort_keys=True, default=str))
 
 
 def cmd_db(args: argparse.Namespace) -> int:
@@ -67,7 +63,7 @@ def cmd_db(args: argparse.Namespace) -> int:
     else:
         status = embedded.status(settings.data_dir)
         if args.json:
-            _print_json(status)
+            print_json(status)
         elif status["running"]:
             print(
                 f"running at {status['address']} (pid {status['pid']}), "
@@ -105,7 +101,7 @@ def cmd_synth(args: argparse.Namespace) -> int:
     for bar in bars.values():
         bar.close()
     if args.json:
-        _print_json(summary)
+        print_json(summary)
     else:
         print(f"synthetic bank of {args.customers:,} customers (seed {args.seed}) in {args.out}")
         for name, rows in summary.get("rows", {}).items():
@@ -129,7 +125,7 @@ def cmd_load(args: argparse.Namespace) -> int:
     finally:
         store.close()
     if args.json:
-        _print_json(report.to_dict())
+        print_json(report.to_dict())
     else:
         print(report.render())
     return 0
@@ -169,7 +165,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
     finally:
         store.close()
     if args.json:
-        _print_json(stats)
+        print_json(stats)
     else:
         print(_render_stats(stats))
     return 0
@@ -292,7 +288,7 @@ def cmd_keys(args: argparse.Namespace) -> int:
     finally:
         store.close()
     if args.json:
-        _print_json(
+        print_json(
             {"id": principal.key_id, "name": principal.name, "role": principal.role, "key": key}
         )
     else:
@@ -317,7 +313,7 @@ def _keys_list(args: argparse.Namespace) -> int:
     finally:
         store.close()
     if args.json:
-        _print_json(keys)
+        print_json(keys)
         return 0
     for k in keys:
         created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(k["created_at"] / 1000))
@@ -347,8 +343,8 @@ def cmd_outbox(args: argparse.Namespace) -> int:
     store = open_store()
     try:
         if args.action == "send":
-            from risk.outbox import OutboxDispatcher
-            from risk.senders import sender_from_settings
+            from notify.outbox import OutboxDispatcher
+            from notify.senders import sender_from_settings
 
             settings = load_settings()
             sender = sender_from_settings(os.environ, default_log=settings.data_dir / "outbox.log")
@@ -371,7 +367,7 @@ def cmd_outbox(args: argparse.Namespace) -> int:
         for m in rows
     ]
     if args.json:
-        _print_json(shown)
+        print_json(shown)
     else:
         for m in shown:
             print(f"{m['request_id']}  {m['guarantor_id']}  {m['channel']:<15}{m['status']}")

@@ -29,7 +29,7 @@ from typing import Any
 
 from graph import queries as q
 from graph.store import GraphStore
-from risk.senders import OutboxMessage, Sender, redact
+from notify.senders import OutboxMessage, Sender, redact
 
 log = logging.getLogger(__name__)
 

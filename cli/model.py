@@ -6,19 +6,20 @@ They import torch only when run, so the other commands start fast.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
+from cli.output import print_json
 from etl.validate import parse_time
 from graph.errors import ConfigError
-from graph.settings import load_settings
+from graph.settings import Settings, load_settings
 from graph.store import open_store
 
-
-def _print_json(data: Any) -> None:
-    from api.cli import _print_json as print_json  # api.cli imports this module
-
-    print_json(data)
+if TYPE_CHECKING:
+    from ml.pipeline import TrainResult
+    from ml.registry import ModelRegistry
+    from ml.train import TrainConfig
 
 
 def _as_of(text: str | None) -> int | None:
@@ -31,14 +32,40 @@ def _as_of(text: str | None) -> int | None:
         raise ConfigError(f"--as-of: not an ISO 8601 time: {text!r}") from exc
 
 
-def _registry():
+def _registry() -> ModelRegistry:
     from ml.registry import ModelRegistry, default_root
 
     return ModelRegistry(default_root(load_settings()))
 
 
+def train_folder(
+    folder: Path,
+    settings: Settings,
+    registry: ModelRegistry,
+    config: TrainConfig,
+    as_of: int | None = None,
+) -> TrainResult:
+    """Loads a source folder into a scratch graph with the project's ETL, trains from it, and
+    deletes the scratch graph."""
+    import numpy as np
+
+    from etl.load import load_folder
+    from ml.pipeline import train_store
+
+    name = f"train_{np.random.default_rng().integers(1 << 40):x}"
+    scratch = dataclasses.replace(settings, graph_name=name)
+    store = open_store(scratch)
+    try:
+        store.ensure_schema()
+        load_folder(store, folder, bulk=settings.embedded, progress=config.progress)
+        return train_store(store, registry, config, as_of)
+    finally:
+        store.clear()
+        store.close()
+
+
 def cmd_train(args: argparse.Namespace) -> int:
-    from ml.pipeline import train_folder, train_store
+    from ml.pipeline import train_store
     from ml.train import TrainConfig
 
     config = TrainConfig(
@@ -63,7 +90,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.promote:
         registry.promote(result.version)
     if args.json:
-        _print_json({"version": result.version, "served": result.served, **result.summary})
+        print_json({"version": result.version, "served": result.served, **result.summary})
         return 0
     reason = result.summary["served_reason"]
     print(f"model version {result.version} ({result.served} serves: {reason})")
@@ -85,7 +112,7 @@ def cmd_models(args: argparse.Namespace) -> int:
     if args.action == "list":
         versions = registry.list()
         if args.json:
-            _print_json([v.__dict__ for v in versions])
+            print_json([v.__dict__ for v in versions])
         elif not versions:
             print("no model versions yet (vouchgraph train)")
         for v in versions if not args.json else ():
@@ -106,7 +133,7 @@ def cmd_models(args: argparse.Namespace) -> int:
         return 0
     manifest = registry.show(args.version)
     if args.json:
-        _print_json(manifest)
+        print_json(manifest)
     else:
         m = manifest["metrics"]
         print(f"{args.version}: {manifest['kind']}, trained on data as of {manifest['as_of']}")
@@ -130,7 +157,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     finally:
         store.close()
     if args.json:
-        _print_json(summary)
+        print_json(summary)
     else:
         bands = ", ".join(f"{k} {v:,}" for k, v in summary["bands"].items())
         print(f"scored {summary['customers']:,} customers with {summary['model']}: {bands}")

@@ -21,8 +21,8 @@ import pytest
 
 from graph import queries as q
 from graph.store import GraphStore
-from risk.outbox import OutboxDispatcher
-from risk.senders import LOCAL_LOG_WARNING, LocalSender, OutboxMessage, SendResult
+from notify.outbox import OutboxDispatcher
+from notify.senders import LOCAL_LOG_WARNING, LocalSender, OutboxMessage, SendResult
 
 TOKEN = "tok_5b4a39281706f5e4d3c2b1a09f8e7d6c"
 MINUTE = 60_000
@@ -378,7 +378,7 @@ def test_the_local_sender_log_is_owner_only_with_a_development_header(
 ) -> None:
     queue_messages(store, ["M1"])
     path = tmp_path / "outbox.log"
-    with caplog.at_level("WARNING", logger="risk.senders"):
+    with caplog.at_level("WARNING", logger="notify.senders"):
         sender = LocalSender(path)
     assert "development only" in caplog.text and TOKEN not in caplog.text
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from graph.errors import ConfigError
-from risk.senders import (
+from notify.senders import (
     LOCAL_LOG_WARNING,
     LocalSender,
     OutboxMessage,
@@ -404,7 +404,7 @@ def test_unknown_channel_is_rejected_without_a_request(gateway: Gateway, sleep: 
 def test_no_token_text_or_secret_in_details_reprs_or_logs(
     gateway: Gateway, sleep: FakeSleep, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.DEBUG, logger="risk.senders")
+    caplog.set_level(logging.DEBUG, logger="notify.senders")
     echo = LINK.encode() + b" " + TEXT.encode()
     gateway.script = [
         Reply(200, body=echo),
@@ -490,7 +490,7 @@ def test_local_sender_reports_an_unwritable_log(tmp_path: Path) -> None:
 def test_local_sender_warns_once_that_it_is_for_development(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.DEBUG, logger="risk.senders")
+    caplog.set_level(logging.DEBUG, logger="notify.senders")
     sender = LocalSender(tmp_path / "outbox.log")
     sender.send(message())
     sender.send(message(message_id="msg-0002"))
