@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -24,21 +25,30 @@ from ml.models.estimator import RiskEstimator
 from ml.models.kinds import load_estimator
 from ml.registry import ModelRegistry
 
-# Bands stored with batch scores (the same edges as the shipped policy's graph-risk points).
+RiskBands = Sequence[tuple[float, str]]
+"""Named bands of a calibrated probability, as ascending (upper edge, name) pairs.
+
+The policy owns them: `risk.policy.Policy.graph_risk_bands` ([customer.graph_risk] bands and
+band_names of risk/policy.toml). ml may not import risk, so the caller passes them in."""
+
+# Deprecated: the shipped policy's bands, for callers that do not pass `bands` yet (cli/model.py,
+# cli/main.py, bench/ml.py). Delete once they pass `policy.graph_risk_bands`.
 BANDS: tuple[tuple[float, str], ...] = (
     (0.05, "LOW"),
     (0.2, "GUARDED"),
     (0.5, "ELEVATED"),
     (0.8, "HIGH"),
-    (1.01, "SEVERE"),
+    (1.0, "SEVERE"),
 )
 
 
-def band(probability: float) -> str:
-    for upper, name in BANDS:
+def band(probability: float, bands: RiskBands) -> str:
+    """The name of the band holding `probability`: the first whose upper edge is above it; a
+    probability at or beyond the top edge falls in the last band."""
+    for upper, name in bands:
         if probability < upper:
             return name
-    return BANDS[-1][1]
+    return bands[-1][1]
 
 
 def manifest_for(fitted: RiskEstimator, export: GraphExport) -> dict[str, Any]:
@@ -109,9 +119,19 @@ def score_store(
     batch_size: int = 5000,
     progress: bool = True,
     export: GraphExport | None = None,
+    *,
+    bands: RiskBands | None = None,
 ) -> dict[str, Any]:
     """Batch scoring: every customer's score, band and version written back to the graph.
-    `export` is one just read (with the model's attributes) that need not be read again."""
+    `export` is one just read (with the model's attributes) that need not be read again;
+    `bands` names the bands (the policy's `graph_risk_bands`)."""
+    if bands is None:
+        warnings.warn(
+            "score_store without bands: pass the policy's graph_risk_bands",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        bands = BANDS
     started = time.monotonic()
     if export is None:
         export = export_graph(
@@ -124,20 +144,24 @@ def score_store(
     bar = Progress("write scores", total=export.num_customers, unit="customers", enabled=progress)
     for start in range(0, export.num_customers, batch_size):
         rows = [
-            {"id": export.customer_ids[i], "risk": float(probs[i]), "band": band(float(probs[i]))}
+            {
+                "id": export.customer_ids[i],
+                "risk": float(probs[i]),
+                "band": band(float(probs[i]), bands),
+            }
             for i in range(start, min(start + batch_size, export.num_customers))
         ]
         store.run(q.SET_GRAPH_RISK, {"rows": rows, "model": model.version, "now": now})
         bar.update(len(rows))
     bar.close()
-    bands = {name: 0 for _, name in BANDS}
+    counts = {name: 0 for _, name in bands}
     for p in probs:
-        bands[band(float(p))] += 1
+        counts[band(float(p), bands)] += 1
     return {
         "model": model.version,
         "customers": export.num_customers,
         "as_of": export.as_of,
-        "bands": bands,
+        "bands": counts,
         "seconds": {
             "export": round(exported - started, 2),
             "score": round(scored - exported, 2),

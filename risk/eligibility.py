@@ -18,45 +18,46 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from graph.vocab import DAY_MS, AccountStatus, RelationKind, RelationType
 from risk.policy import CHANNELS, CREDIT_GRADES, Policy
-from risk.scorecard import DAY_MS, IN, OUT, InvalidEvidence, RelationshipPath, VouchRecord
+from risk.scorecard import IN, OUT, InvalidEvidence, RelationshipPath, VouchRecord
 
 # How close a tie is, for ordering only (lower is closer). Unlisted kinds fall back on their
 # relationship type, so kin always come before social ties.
-_CLOSENESS = {
-    "spouse": 0,
-    "parent": 0,
-    "child": 0,
-    "sibling": 1,
-    "grandparent": 1,
-    "grandchild": 1,
-    "other_kin": 2,
-    "emergency_contact": 3,
-    "shared_address": 3,
-    "colleague": 4,
-    "friend": 4,
-    "classmate": 4,
-    "neighbour": 4,
+_CLOSENESS: dict[str, int] = {
+    RelationKind.SPOUSE: 0,
+    RelationKind.PARENT: 0,
+    RelationKind.CHILD: 0,
+    RelationKind.SIBLING: 1,
+    RelationKind.GRANDPARENT: 1,
+    RelationKind.GRANDCHILD: 1,
+    RelationKind.OTHER_KIN: 2,
+    RelationKind.EMERGENCY_CONTACT: 3,
+    RelationKind.SHARED_ADDRESS: 3,
+    RelationKind.COLLEAGUE: 4,
+    RelationKind.FRIEND: 4,
+    RelationKind.CLASSMATE: 4,
+    RelationKind.NEIGHBOUR: 4,
 }
-_CLOSENESS_BY_TYPE = {"KIN": 2, "SOCIAL": 4}
+_CLOSENESS_BY_TYPE: dict[str, int] = {RelationType.KIN: 2, RelationType.SOCIAL: 4}
 _NO_TIE = 5
 
 # Kiosk words for "the candidate is the applicant's ...". Kinds that read differently from the
 # other end carry an (OUT, IN) pair; the rest read the same both ways.
 _WORDS: dict[str, str | tuple[str, str]] = {
-    "spouse": "spouse",
-    "parent": ("parent", "child"),
-    "child": ("child", "parent"),
-    "grandparent": ("grandparent", "grandchild"),
-    "grandchild": ("grandchild", "grandparent"),
-    "sibling": "sibling",
-    "other_kin": "relative",
-    "colleague": "colleague",
-    "friend": "friend",
-    "classmate": "classmate",
-    "neighbour": "neighbour",
-    "emergency_contact": ("emergency contact", "listed you as emergency contact"),
-    "shared_address": "lives at your address",
+    RelationKind.SPOUSE: "spouse",
+    RelationKind.PARENT: ("parent", "child"),
+    RelationKind.CHILD: ("child", "parent"),
+    RelationKind.GRANDPARENT: ("grandparent", "grandchild"),
+    RelationKind.GRANDCHILD: ("grandchild", "grandparent"),
+    RelationKind.SIBLING: "sibling",
+    RelationKind.OTHER_KIN: "relative",
+    RelationKind.COLLEAGUE: "colleague",
+    RelationKind.FRIEND: "friend",
+    RelationKind.CLASSMATE: "classmate",
+    RelationKind.NEIGHBOUR: "neighbour",
+    RelationKind.EMERGENCY_CONTACT: ("emergency contact", "listed you as emergency contact"),
+    RelationKind.SHARED_ADDRESS: "lives at your address",
 }
 
 
@@ -140,7 +141,7 @@ def assess_candidate(facts: CandidateFacts, business: str, policy: Policy, now: 
     reasons = []
     if facts.is_self:
         reasons.append("CANDIDATE_IS_SELF")
-    if facts.status != "active":
+    if facts.status != AccountStatus.ACTIVE:
         reasons.append("CANDIDATE_NOT_ACTIVE")
     if facts.blacklisted:
         reasons.append("CANDIDATE_BLACKLISTED")

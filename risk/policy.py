@@ -12,6 +12,7 @@ Layout of the file (policy.toml holds the shipped values, with comments):
     applicant_required_consents = [...]      categories without which an applicant is refused
     [hard_rules]  [eligibility]  [assist]    defaults for every business
     [customer.<item>]  [guarantor.<item>]    item points of the two scorecards
+    [customer.graph_risk] band_names = [...] names its bands for batch scores (ml/serving.py)
     [businesses.<NAME>]                      t1, t2, combination = {...}; optional overrides:
       applicant_required_consents = [...]    replaces the top-level list for the business
       [businesses.<NAME>.customer.<item>]    replaces that whole item table for the business
@@ -42,17 +43,29 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-POLICY_ENV = "VOUCHGRAPH_POLICY"
+from graph.vocab import (
+    POLICY_ENV,
+    AccountStatus,
+    Channel,
+    ConsentCategory,
+    CreditGrade,
+    HouseholdCheck,
+    IdCheck,
+    RelationType,
+    VouchOutcome,
+    names,
+)
 
-# The vocabularies the policy and the evidence share. They repeat etl/sources.py on purpose:
-# risk/ may not import etl/ (dependencies point api -> risk -> ml -> graph).
-ID_CHECKS = ("MATCH", "NOT_FOUND", "CHIP_MISMATCH")
-HOUSEHOLD_CHECKS = ("MATCH", "MISMATCH", "NOT_FOUND")
-ACCOUNT_STATUSES = ("active", "dormant", "closed")
-CREDIT_GRADES = ("AAA", "AA", "A", "BBB", "BB", "B", "C", "D")  # best first
-VOUCH_OUTCOMES = ("NO_ISSUE", "FRAUD_REPORTED", "DEFAULTED", "PENDING")
-RELATION_TYPES = ("KIN", "SOCIAL")
-CHANNELS = ("SMS", "MOBILE_BANKING")
+# The vocabularies the policy and the evidence share, as plain strings in the order the policy
+# file uses (graph/vocab.py defines them once, for every package).
+ID_CHECKS = names(IdCheck)
+HOUSEHOLD_CHECKS = names(HouseholdCheck)
+ACCOUNT_STATUSES = names(AccountStatus)
+CREDIT_GRADES = names(CreditGrade)  # best first
+VOUCH_OUTCOMES = names(VouchOutcome)
+RELATION_TYPES = names(RelationType)
+CHANNELS = names(Channel)
+CONSENT_CATEGORIES = names(ConsentCategory)  # as recorded on Consent nodes
 COMBINATION_METHODS = ("sum", "weighted")
 GUARANTOR_AGGREGATES = ("mean", "max", "min")
 # refuse: no probability refuses (fail closed); neutral: it scores missing_points, at least the
@@ -60,18 +73,6 @@ GUARANTOR_AGGREGATES = ("mean", "max", "min")
 MISSING_MODEL_ACTIONS = ("refuse", "neutral", "unscored")
 REFER = "refer"  # a missing value that sends the customer to the counter
 CANDIDATE_LINK_ACTIONS = ("ineligible", "allow")
-# Consent categories, as recorded on Consent nodes (etl/sources.py keeps the same list).
-CONSENT_CATEGORIES = (
-    "basic_info",
-    "face",
-    "identity",
-    "rejection_history",
-    "transactions",
-    "vouching_history",
-    "credit",
-    "device_data",
-    "household_registry",
-)
 
 UPPER_SNAKE = re.compile(r"^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*$")
 LOWER_SNAKE = re.compile(r"^[a-z][a-z0-9]*(?:_[a-z0-9]+)*$")
@@ -203,6 +204,15 @@ class GraphRiskPoints:
     bands: Bands
     missing_points: float
     missing_model: str
+    # One name per band (`band_names`), e.g. LOW ... SEVERE: what a batch score's band is called.
+    band_names: tuple[str, ...] = ()
+
+    def named_bands(self) -> tuple[tuple[float, str], ...]:
+        """(upper edge, name) per band, ascending: how serving names a probability's band."""
+        return tuple(
+            (1.0 if b.hi is None else b.hi, name)
+            for b, name in zip(self.bands.bands, self.band_names, strict=True)
+        )
 
 
 @dataclass(frozen=True)
@@ -336,6 +346,9 @@ class Policy:
     businesses: Mapping[str, Business]
     source: str
     sha256: str
+    # The named graph-risk bands of batch scores: `[customer.graph_risk]` before any business
+    # overrides it, as (upper edge, name) pairs (ml.serving.score_store takes them).
+    graph_risk_bands: tuple[tuple[float, str], ...] = ()
 
     def business(self, name: str) -> Business:
         """The named business; `UnknownBusiness` when the policy does not configure it."""
@@ -428,11 +441,18 @@ def parse_policy(data: bytes | str, *, source: str = "<string>") -> Policy:
         )
     if not businesses:
         raise PolicyError("businesses: at least one business must be configured")
+    # Batch scores are named by the default customer card's bands, whatever a business overrides.
+    if "graph_risk" not in cards["customer"]:
+        raise PolicyError("customer.graph_risk: missing (batch scores are named by its bands)")
+    graph_risk = _read_graph_risk(_Table.at(cards["customer"]["graph_risk"], "customer.graph_risk"))
+    if not graph_risk.band_names:
+        raise PolicyError("customer.graph_risk.band_names: missing (batch scores are named by it)")
     return Policy(
         version=version,
         businesses=MappingProxyType(businesses),
         source=source,
         sha256=hashlib.sha256(raw).hexdigest(),
+        graph_risk_bands=graph_risk.named_bands(),
     )
 
 
@@ -656,8 +676,25 @@ def _read_graph_risk(t: _Table) -> GraphRiskPoints:
             f"{t.path_of('missing_points')}: {_fmt(points)} is below the worst known value "
             f"{_fmt(worst.points)} (band {bands.label(worst)})"
         )
+    band_names = _read_band_names(t, bands)
     t.finish()
-    return GraphRiskPoints(bands=bands, missing_points=points, missing_model=action)
+    return GraphRiskPoints(
+        bands=bands, missing_points=points, missing_model=action, band_names=band_names
+    )
+
+
+def _read_band_names(t: _Table, bands: Bands) -> tuple[str, ...]:
+    """Optional `band_names`: one UPPER_SNAKE name per band, each once."""
+    if not t.has("band_names"):
+        return ()
+    band_names = t.texts("band_names")
+    path = t.path_of("band_names")
+    if len(band_names) != len(bands.bands):
+        raise PolicyError(f"{path}: must name each of the {len(bands.bands)} bands, in order")
+    for i, name in enumerate(band_names):
+        if not UPPER_SNAKE.match(name):
+            raise PolicyError(f"{path}[{i}]: {name!r} is not UPPER_SNAKE_CASE")
+    return band_names
 
 
 def _read_relationship(t: _Table) -> RelationshipPoints:

@@ -32,9 +32,9 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any
 
+from graph.vocab import DAY_MS, Direction, FinalOutcome, FirstOutcome, IdCheck
 from risk.policy import (
     ACCOUNT_STATUSES,
     CREDIT_GRADES,
@@ -51,14 +51,12 @@ from risk.policy import (
     Policy,
 )
 
-DAY_MS = 86_400_000
 REFER_TO_COUNTER = "REFER_TO_COUNTER"  # missing data the policy sends to the counter
 
-# Relationship directions, seen from the candidate guarantor: OUT when the stored KIN/SOCIAL edge
-# runs candidate -> applicant (the candidate is the applicant's <kind>), IN when it runs
-# applicant -> candidate.
-OUT = "OUT"
-IN = "IN"
+# Relationship directions, seen from the candidate guarantor (graph/vocab.py's Direction), as
+# plain strings: they appear in messages and evidence.
+OUT = Direction.OUT.value
+IN = Direction.IN.value
 
 # Rounding keeps weighted sums like 0.7 * 45 from landing a hair off a threshold.
 _DIGITS = 6
@@ -66,21 +64,6 @@ _DIGITS = 6
 
 class InvalidEvidence(ValueError):
     """Evidence that breaks its own rules (a similarity above 1, an unknown check result)."""
-
-
-class FirstOutcome(StrEnum):
-    """The decision on the customer alone (Flow A step 3)."""
-
-    PROCEED = "PROCEED"
-    NEEDS_GUARANTOR = "NEEDS_GUARANTOR"
-    REFUSED = "REFUSED"
-
-
-class FinalOutcome(StrEnum):
-    """The decision with guarantors (Flow A step 9)."""
-
-    ALLOW = "ALLOW"
-    REFUSE = "REFUSE"
 
 
 # --- scores -----------------------------------------------------------------------------------
@@ -316,9 +299,9 @@ def hard_refusals(
                 },
             )
         )
-    if evidence.id_check == "NOT_FOUND" and rules.refuse_id_not_found:
+    if evidence.id_check == IdCheck.NOT_FOUND and rules.refuse_id_not_found:
         items.append(Item(prefix + "ID_UNKNOWN", 0.0, {"id_check": "NOT_FOUND"}))
-    if evidence.id_check == "CHIP_MISMATCH" and rules.refuse_chip_mismatch:
+    if evidence.id_check == IdCheck.CHIP_MISMATCH and rules.refuse_chip_mismatch:
         items.append(Item(prefix + "ID_CHIP_MISMATCH", 0.0, {"id_check": "CHIP_MISMATCH"}))
     if evidence.blacklisted and rules.refuse_blacklisted:
         items.append(Item(prefix + "BLACKLISTED", 0.0, {"blacklisted": True}))
