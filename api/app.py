@@ -54,7 +54,7 @@ from graph.settings import Settings, load_settings
 from graph.store import GraphStore, open_store
 from notify.outbox import OutboxDispatcher
 from notify.senders import Sender, sender_from_settings
-from risk.flows.common import NO_MODEL, GraphRiskScorer
+from risk.flows.graph_model import NO_MODEL, GraphRiskScorer
 from risk.flows.kiosk import KioskFlow
 from risk.policy import Policy, load_policy
 

@@ -15,7 +15,7 @@ from api.keys import Principal
 from api.metrics import Metrics
 from graph.errors import StoreError
 from risk.errors import FlowError
-from risk.flows.common import Actor
+from risk.flows.actor import Actor
 from risk.flows.customers import customer_summaries
 from risk.flows.kiosk import KioskFlow
 from risk.flows.kiosk_views import (

@@ -420,7 +420,7 @@ def kin_customers(folder: Path) -> list[str]:
 
 def prescan(store: GraphStore, customers: list[str], target: int) -> dict[str, Any]:
     """Assess customers in-process until `target` need a guarantor and have a candidate."""
-    from risk.flows.common import Actor
+    from risk.flows.actor import Actor
     from risk.flows.kiosk import KioskFlow
     from risk.flows.kiosk_views import AssessRequest
 

@@ -37,3 +37,8 @@ class RequestRejected(FlowError):
     """An assisted-authentication response that is expired, repeated, refused or forged."""
 
     code = "ASSIST_REJECTED"
+
+
+class DeadlineExceeded(TimeoutError):
+    """A step ran past its deadline; nothing more of it is written (a store failure to the
+    caller: the step fails closed)."""

@@ -8,7 +8,8 @@ from typing import Any
 from graph import queries as q
 from graph.store import GraphStore
 from risk.eligibility import mask_name
-from risk.flows.common import Actor, new_id
+from risk.flows.actor import Actor
+from risk.flows.ids import new_id
 
 
 def customer_summaries(

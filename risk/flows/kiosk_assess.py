@@ -7,16 +7,13 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from graph import queries as q
+from graph.vocab import MS_PER_S
 from risk.eligibility import CandidateFacts, candidates_to_show, rank_candidates
 from risk.errors import InvalidInput, NotFound
-from risk.flows.common import (
-    GRAPH_MODEL_READ,
-    MS_PER_S,
-    Actor,
-    items_json,
-    new_id,
-)
+from risk.flows.actor import Actor
 from risk.flows.consents import usable_consents
+from risk.flows.graph_model import GRAPH_MODEL_READ
+from risk.flows.ids import new_id
 from risk.flows.kiosk_base import EVIDENCE_CATEGORIES, KioskBase
 from risk.flows.kiosk_evidence import (
     channels_of,
@@ -29,6 +26,7 @@ from risk.flows.kiosk_views import (
     Candidate,
     candidate_of,
 )
+from risk.flows.records import items_json
 from risk.flows.rows import RelatedRow, from_row
 from risk.policy import ID_CHECKS
 from risk.scorecard import (

@@ -9,14 +9,11 @@ import secrets
 from collections.abc import Sequence
 
 from graph import queries as q
+from graph.vocab import MS_PER_S
 from risk.eligibility import mask_name
 from risk.errors import Conflict, InvalidInput, NotFound, RequestRejected
-from risk.flows.common import (
-    MS_PER_S,
-    TOKEN_BYTES,
-    Actor,
-    new_id,
-)
+from risk.flows.actor import Actor
+from risk.flows.ids import TOKEN_BYTES, new_id
 from risk.flows.kiosk_base import KioskBase
 from risk.flows.kiosk_views import (
     AssistDetails,

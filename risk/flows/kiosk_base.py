@@ -12,17 +12,11 @@ from typing import Any, TypeVar
 from graph import queries as q
 from graph.errors import StoreError
 from graph.store import GraphStore
-from risk.errors import InvalidInput, NotFound
-from risk.flows.common import (
-    GRAPH_MODEL_READ,
-    MS_PER_S,
-    NO_MODEL,
-    Actor,
-    DeadlineExceeded,
-    GraphRiskResult,
-    GraphRiskScorer,
-    new_id,
-)
+from graph.vocab import MS_PER_S
+from risk.errors import DeadlineExceeded, InvalidInput, NotFound
+from risk.flows.actor import Actor
+from risk.flows.graph_model import GRAPH_MODEL_READ, NO_MODEL, GraphRiskResult, GraphRiskScorer
+from risk.flows.ids import new_id
 from risk.flows.kiosk_evidence import (
     age_years,
     movement_of,

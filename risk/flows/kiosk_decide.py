@@ -8,8 +8,10 @@ from typing import Any
 
 from graph import queries as q
 from risk.errors import Conflict, InvalidInput, NotFound
-from risk.flows.common import GRAPH_MODEL_READ, Actor, items_json, new_id
+from risk.flows.actor import Actor
 from risk.flows.consents import usable_consents
+from risk.flows.graph_model import GRAPH_MODEL_READ
+from risk.flows.ids import new_id
 from risk.flows.kiosk_base import KioskBase
 from risk.flows.kiosk_evidence import (
     bound_to_request,
@@ -31,6 +33,7 @@ from risk.flows.records import (
     AssistRequestRecord,
     DecisionRecord,
     from_props,
+    items_json,
 )
 from risk.flows.rows import TieRow, from_row
 from risk.scorecard import (

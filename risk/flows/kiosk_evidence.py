@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
 
-from risk.flows.common import DAYS_PER_YEAR
+from graph.vocab import DAYS_PER_YEAR
 from risk.flows.records import AssistRequestRecord
 from risk.flows.rows import PersonRow
 from risk.scorecard import DAY_MS, Decision, Movement, VouchRecord

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from risk.eligibility import RankedCandidate, mask_name
-from risk.flows.common import new_id
+from risk.flows.ids import new_id
 from risk.flows.records import AssessmentRecord, AssistRequestRecord, DecisionRecord
 from risk.policy import Policy, UnknownBusiness
 from risk.scorecard import Item, RelationshipPath

@@ -10,14 +10,28 @@ KeyError naming it (tests/risk/test_records.py checks the names against the writ
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import MISSING, dataclass, fields
 from typing import Any, TypeVar
 
-from risk.flows.common import items_from_json
 from risk.scorecard import Item
 
 R = TypeVar("R")
+
+
+def items_json(items: Iterable[Item]) -> str:
+    """Score items in their stored form."""
+    return json.dumps(
+        [{"code": i.code, "points": i.points, "evidence": i.evidence} for i in items],
+        sort_keys=True,
+        default=str,
+    )
+
+
+def items_from_json(text: str | None) -> tuple[Item, ...]:
+    return tuple(
+        Item(i["code"], float(i["points"]), i["evidence"]) for i in json.loads(text or "[]")
+    )
 
 
 def from_props(cls: type[R], props: Mapping[str, Any]) -> R:
