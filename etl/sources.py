@@ -7,40 +7,58 @@ columns are ignored, and an optional column may be missing or empty.
 
 Times are ISO 8601 (`2025-03-01` or `2025-03-01T12:30:00Z`; without an offset they are UTC) and
 are stored in the graph as epoch milliseconds.
+
+The allowed values of the enum columns are graph/vocab.py's vocabularies, and a business is one
+the risk policy configures (`policy_businesses`): adding a business to the policy file is all
+it takes for its rejections and vouches to load.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import os
+import tomllib
+from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
+
+from graph import vocab
+from graph.vocab import names
 
 Kind = Literal["str", "int", "float", "bool", "time", "enum"]
 
-BUSINESSES = ("CROSS_BORDER_TRANSFER", "UNFAMILIAR_ACCOUNT_TRANSFER", "INSURANCE_PURCHASE")
-KIN_KINDS = ("spouse", "parent", "child", "sibling", "grandparent", "grandchild", "other_kin")
-SOCIAL_KINDS = (
-    "colleague",
-    "friend",
-    "classmate",
-    "neighbour",
-    "emergency_contact",
-    "shared_address",
-)
-RELATION_SOURCES = ("bank", "household_registry", "customer_declared")
-CONSENT_CATEGORIES = (
-    "basic_info",
-    "face",
-    "identity",
-    "rejection_history",
-    "transactions",
-    "vouching_history",
-    "credit",
-    "device_data",
-    "household_registry",
-)
-CREDIT_GRADES = ("AAA", "AA", "A", "BBB", "BB", "B", "C", "D")
-VOUCH_OUTCOMES = ("NO_ISSUE", "FRAUD_REPORTED", "DEFAULTED", "PENDING")
-LABEL_KINDS = ("none", "mule", "collusion", "telecom_victim", "fraud")
+# The shipped policy, installed beside this package (one distribution).
+SHIPPED_POLICY = Path(__file__).resolve().parent.parent / "risk" / "policy.toml"
+
+
+def policy_businesses(path: Path | None = None) -> tuple[str, ...]:
+    """The businesses the risk policy configures, in its order (its `[businesses]` table).
+
+    The policy is the file `path`, else `$VOUCHGRAPH_POLICY`, else the shipped risk/policy.toml:
+    the one the service loads. etl may not import risk (etl -> graph), so it reads the names
+    from the file; risk/policy.py validates the rest when the service starts.
+    """
+    if path is None and os.environ.get(vocab.POLICY_ENV):
+        path = Path(os.environ[vocab.POLICY_ENV])
+    path = path or SHIPPED_POLICY
+    try:
+        businesses = tomllib.loads(path.read_text(encoding="utf-8")).get("businesses")
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ValueError(f"{path}: cannot read the policy's businesses: {exc}") from None
+    if not isinstance(businesses, dict) or not businesses:
+        raise ValueError(f"{path}: the policy configures no [businesses]")
+    return tuple(businesses)
+
+
+BUSINESSES = policy_businesses()
+KIN_KINDS = names(vocab.KIN_KINDS)
+SOCIAL_KINDS = names(vocab.SOCIAL_KINDS)
+RELATION_SOURCES = names(vocab.RelationSource)
+CONSENT_CATEGORIES = names(vocab.ConsentCategory)
+CREDIT_GRADES = names(vocab.CREDIT_GRADES)
+VOUCH_OUTCOMES = names(vocab.VouchOutcome)
+LABEL_KINDS = names(vocab.LabelKind)
 
 
 @dataclass(frozen=True)
@@ -84,13 +102,13 @@ CUSTOMERS = Source(
         _id("customer_id"),
         Field("name", personal=True),
         Field("id_number", personal=True, max_length=32),
-        Field("gender", "enum", choices=("F", "M", "X")),
+        Field("gender", "enum", choices=names(vocab.Gender)),
         Field("birth_date", "time"),
         Field("address", required=False, personal=True),
         Field("city", required=False, max_length=80),
         Field("occupation", required=False, max_length=80),
         Field("opened_at", "time"),
-        Field("status", "enum", choices=("active", "dormant", "closed")),
+        Field("status", "enum", choices=names(vocab.AccountStatus)),
     ),
     ("customer_id",),
     "A customer of the bank (basic information from account opening).",
@@ -101,7 +119,7 @@ RELATIONS = Source(
     (
         _id("src_id"),
         _id("dst_id"),
-        Field("category", "enum", choices=("KIN", "SOCIAL")),
+        Field("category", "enum", choices=names(vocab.RelationType)),
         Field("kind", "enum", choices=KIN_KINDS + SOCIAL_KINDS),
         Field("source", "enum", choices=RELATION_SOURCES),
         Field("since", "time", required=False),
@@ -140,7 +158,7 @@ CALLS = Source(
     (
         Field("phone_number", personal=True, max_length=32),
         Field("counterpart_number", personal=True, max_length=32),
-        Field("kind", "enum", choices=("CALL", "SMS")),
+        Field("kind", "enum", choices=names(vocab.ContactKind)),
         Field("count", "int", min_value=1, max_value=1e9),
         Field("first_ts", "time"),
         Field("last_ts", "time"),
@@ -318,3 +336,22 @@ SOURCES: tuple[Source, ...] = (
     LABELS,
 )
 SOURCES_BY_NAME = {s.name: s for s in SOURCES}
+# The columns that name a business, by source.
+BUSINESS_COLUMNS = {"rejections": "business", "vouches": "business"}
+
+
+def sources_for(businesses: Iterable[str]) -> tuple[Source, ...]:
+    """SOURCES with the business columns accepting exactly `businesses` (a loaded policy's)."""
+    allowed = tuple(businesses)
+    return tuple(
+        dataclasses.replace(
+            s,
+            fields=tuple(
+                dataclasses.replace(f, choices=allowed) if f.name == BUSINESS_COLUMNS[s.name] else f
+                for f in s.fields
+            ),
+        )
+        if s.name in BUSINESS_COLUMNS
+        else s
+        for s in SOURCES
+    )

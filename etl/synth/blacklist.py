@@ -8,6 +8,7 @@ from etl.synth.bank import Bank, filled
 from etl.synth.codes import LABEL_CODE
 from etl.synth.rates import BLACKLIST_RATE
 from etl.synth.timeframe import REFERENCE_TIME, YEAR
+from graph.vocab import LabelKind
 
 
 def blacklist(rng: np.random.Generator, bank: Bank, id_extra: int) -> None:
@@ -16,7 +17,10 @@ def blacklist(rng: np.random.Generator, bank: Bank, id_extra: int) -> None:
     label_ts = bank.tables["labels"]["ts"]
     known = filled(bank.label, "label") == 1
     p = np.select(
-        [known & (kind == LABEL_CODE["fraud"]), known & (kind == LABEL_CODE["mule"])],
+        [
+            known & (kind == LABEL_CODE[LabelKind.FRAUD]),
+            known & (kind == LABEL_CODE[LabelKind.MULE]),
+        ],
         [0.3, 0.1],
         BLACKLIST_RATE,
     )
@@ -24,7 +28,7 @@ def blacklist(rng: np.random.Generator, bank: Bank, id_extra: int) -> None:
     bad = known[who]
     reason = np.where(
         bad,
-        np.where(kind[who] == LABEL_CODE["mule"], 1, rng.choice([0, 2], size=len(who))),
+        np.where(kind[who] == LABEL_CODE[LabelKind.MULE], 1, rng.choice([0, 2], size=len(who))),
         rng.choice([3, 4, 5], size=len(who), p=(0.45, 0.5, 0.05)),
     )
     lo = np.where(bad, label_ts[who], REFERENCE_TIME - 4 * YEAR)

@@ -8,6 +8,7 @@ from etl.synth.bank import Bank, filled
 from etl.synth.codes import LABEL_CODE
 from etl.synth.rates import REJECTION_RATE
 from etl.synth.timeframe import DAY, HISTORY_START, REFERENCE_TIME
+from graph.vocab import LabelKind
 
 _REJECTION_P_NORMAL = (0.34, 0.24, 0.12, 0.04, 0.04, 0.12, 0.10)  # per REJECTION_REASONS
 _REJECTION_P_FRAUD = (0.10, 0.08, 0.25, 0.17, 0.30, 0.02, 0.08)
@@ -25,15 +26,17 @@ def rejections(rng: np.random.Generator, bank: Bank) -> None:
     people, n, kind = bank.people, bank.n, filled(bank.true_kind, "true_kind")
     p = np.select(
         [
-            kind == LABEL_CODE["fraud"],
-            kind == LABEL_CODE["mule"],
-            kind == LABEL_CODE["telecom_victim"],
+            kind == LABEL_CODE[LabelKind.FRAUD],
+            kind == LABEL_CODE[LabelKind.MULE],
+            kind == LABEL_CODE[LabelKind.TELECOM_VICTIM],
         ],
         [0.5, 0.15, 0.25],
         REJECTION_RATE,
     )
     who = np.flatnonzero(rng.random(n) < p)
-    fraudish = (kind[who] == LABEL_CODE["fraud"]) | (kind[who] == LABEL_CODE["mule"])
+    fraudish = (kind[who] == LABEL_CODE[LabelKind.FRAUD]) | (
+        kind[who] == LABEL_CODE[LabelKind.MULE]
+    )
     per = np.where(fraudish, rng.integers(1, 4, len(who)), 1 + (rng.random(len(who)) < 0.2))
     c = np.repeat(who, per)
     bad = np.repeat(fraudish, per)
@@ -45,7 +48,7 @@ def rejections(rng: np.random.Generator, bank: Bank) -> None:
     lo = np.maximum(people["opened"][c], HISTORY_START)
     ts = lo + (rng.random(len(c)) * (REFERENCE_TIME - lo)).astype(np.int64)
     # A victim's bank often stopped one attempt shortly before the payment that went through.
-    vic = kind[c] == LABEL_CODE["telecom_victim"]
+    vic = kind[c] == LABEL_CODE[LabelKind.TELECOM_VICTIM]
     victim_time = np.zeros(n, np.int64)
     victim_time[filled(bank.victims, "victims")] = filled(bank.victim_time, "victim_time")
     ts = np.where(vic, victim_time[c] - rng.integers(600, 2 * DAY, len(c)), ts)
@@ -65,9 +68,9 @@ def credit(rng: np.random.Generator, bank: Bank) -> None:
     people, n, kind = bank.people, bank.n, filled(bank.true_kind, "true_kind")
     grade = rng.choice(8, size=n, p=_GRADE_P)
     grade = np.where(
-        kind == LABEL_CODE["fraud"], np.minimum(grade + rng.integers(1, 4, n), 7), grade
+        kind == LABEL_CODE[LabelKind.FRAUD], np.minimum(grade + rng.integers(1, 4, n), 7), grade
     )
-    has = rng.random(n) < np.where(kind == LABEL_CODE["mule"], 0.4, 0.95)
+    has = rng.random(n) < np.where(kind == LABEL_CODE[LabelKind.MULE], 0.4, 0.95)
     per = np.where(has, rng.integers(1, 4, n), 0)
     per = per[people["by_rank"]]
     c = np.repeat(people["by_rank"], per)  # rows in customer id order

@@ -20,6 +20,7 @@ from etl.synth.relations import RelationBuffer, since_after, sources
 from etl.synth.sampling import unplanted
 from etl.synth.timeframe import DAY, REFERENCE_TIME, YEAR
 from etl.synth.victims import plant_victims
+from graph.vocab import LabelKind, RelationKind
 
 
 def plant(rng: np.random.Generator, bank: Bank) -> None:
@@ -31,7 +32,7 @@ def plant(rng: np.random.Generator, bank: Bank) -> None:
     # Plain individual fraud: anyone.
     n_fraud = max(2, round(bank.n * FRAUD_RATE))
     fraud = rng.permutation(unplanted(kind, np.ones(bank.n, bool)))[:n_fraud]
-    kind[fraud] = LABEL_CODE["fraud"]
+    kind[fraud] = LABEL_CODE[LabelKind.FRAUD]
     bank.true_kind = kind
 
 
@@ -44,7 +45,11 @@ def plant_relations(
         a, b = np.triu_indices(len(ring), 1)
         ok = rng.random(len(a)) < 0.25
         a, b = ring[a[ok]], ring[b[ok]]
-        kind = np.where(rng.random(len(a)) < 0.5, KIND_CODE["friend"], KIND_CODE["classmate"])
+        kind = np.where(
+            rng.random(len(a)) < 0.5,
+            KIND_CODE[RelationKind.FRIEND],
+            KIND_CODE[RelationKind.CLASSMATE],
+        )
         buf.add(
             a,
             b,
@@ -53,7 +58,13 @@ def plant_relations(
             since_after(rng, people, a, b, 14, 0.3),
         )
     tied: list[tuple[np.ndarray, ...]] = []
-    social = np.array([KIND_CODE["friend"], KIND_CODE["colleague"], KIND_CODE["classmate"]])
+    social = np.array(
+        [
+            KIND_CODE[RelationKind.FRIEND],
+            KIND_CODE[RelationKind.COLLEAGUE],
+            KIND_CODE[RelationKind.CLASSMATE],
+        ]
+    )
     for group in bank.collusion_groups:
         a, b = np.triu_indices(len(group), 1)
         chain = b == a + 1  # a path through the group keeps it connected
@@ -100,7 +111,7 @@ def _plant_rings(
     opened[mules] = np.maximum(opened[mules], people["birth"][mules] + 18 * YEAR)
     people["status"][mules] = 0
     people["activity"][mules] = rng.lognormal(0, 0.5, len(mules))
-    kind[mules] = LABEL_CODE["mule"]
+    kind[mules] = LABEL_CODE[LabelKind.MULE]
     return sizes, start, end
 
 
@@ -114,4 +125,4 @@ def _plant_collusion(rng: np.random.Generator, bank: Bank, kind: np.ndarray) -> 
     gsizes = gsizes[: np.searchsorted(np.cumsum(gsizes), len(members), side="right")]
     members = members[: gsizes.sum()]
     bank.collusion_groups = np.split(members, np.cumsum(gsizes)[:-1]) if len(gsizes) else []
-    kind[members] = LABEL_CODE["collusion"]
+    kind[members] = LABEL_CODE[LabelKind.COLLUSION]

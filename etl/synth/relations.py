@@ -10,6 +10,7 @@ from etl.synth.codes import INVERSE_KIND, KIND_CODE, REGISTRY, RELATION_KINDS, S
 from etl.synth.households import ROLE_HEAD, TEMPLATES
 from etl.synth.people import household_member
 from etl.synth.timeframe import DAY, NO_TIME, REFERENCE_TIME, YEAR
+from graph.vocab import RelationKind
 
 People = dict[str, np.ndarray]
 
@@ -127,12 +128,12 @@ def _household_kin(rng: np.random.Generator, people: People, buf: RelationBuffer
                 np.where(flip, INVERSE_KIND[k], k),
             )
             since = np.maximum(birth[a], birth[b])
-            if kind == "spouse":
+            if kind == RelationKind.SPOUSE:
                 since = np.minimum(
                     since + (rng.uniform(20, 32, len(hs)) * YEAR).astype(np.int64),
                     REFERENCE_TIME - 60 * DAY,
                 )
-            elif kind == "other_kin":
+            elif kind == RelationKind.OTHER_KIN:
                 since = np.full(len(hs), NO_TIME)
             since = np.where(rng.random(len(hs)) < 0.15, NO_TIME, since)
             src = sources(rng, len(hs), (0.62, 0.28, 0.10))
@@ -152,7 +153,9 @@ def _relatives_elsewhere(rng: np.random.Generator, people: People, buf: Relation
     a, b = heads[0:-1:2], heads[1::2]
     same = (people["surname"][a] == people["surname"][b]) & (people["city"][a] == people["city"][b])
     a, b = a[same], b[same]
-    kind = np.where(rng.random(len(a)) < 0.5, KIND_CODE["sibling"], KIND_CODE["other_kin"])
+    kind = np.where(
+        rng.random(len(a)) < 0.5, KIND_CODE[RelationKind.SIBLING], KIND_CODE[RelationKind.OTHER_KIN]
+    )
     buf.add(a, b, kind, sources(rng, len(a), (0.3, 0.3, 0.4)), NO_TIME)
 
 
@@ -179,7 +182,7 @@ def _colleagues(rng: np.random.Generator, people: People, buf: RelationBuffer) -
     buf.add(
         a,
         b,
-        KIND_CODE["colleague"],
+        KIND_CODE[RelationKind.COLLEAGUE],
         sources(rng, len(a), (0.8, 0.0, 0.2)),
         since_after(rng, people, a, b, 22, 0.3),
     )
@@ -196,7 +199,7 @@ def _friends(rng: np.random.Generator, people: People, buf: RelationBuffer) -> n
     buf.add(
         a,
         b,
-        KIND_CODE["friend"],
+        KIND_CODE[RelationKind.FRIEND],
         sources(rng, len(a), (0.35, 0.0, 0.65)),
         since_after(rng, people, a, b, 12, 0.35),
     )
@@ -214,7 +217,7 @@ def _classmates(rng: np.random.Generator, people: People, buf: RelationBuffer) -
     buf.add(
         a,
         b,
-        KIND_CODE["classmate"],
+        KIND_CODE[RelationKind.CLASSMATE],
         sources(rng, len(a), (0.3, 0.0, 0.7)),
         since_after(rng, people, a, b, 6, 0.3),
     )
@@ -244,7 +247,7 @@ def _neighbours(rng: np.random.Generator, people: People, buf: RelationBuffer) -
     buf.add(
         a,
         b,
-        KIND_CODE["neighbour"],
+        KIND_CODE[RelationKind.NEIGHBOUR],
         sources(rng, len(a), (0.5, 0.2, 0.3)),
         since_after(rng, people, a, b, 18, 0.4),
     )
@@ -263,7 +266,7 @@ def _emergency_contacts(
     buf.add(
         contact,
         c_hh,
-        KIND_CODE["emergency_contact"],
+        KIND_CODE[RelationKind.EMERGENCY_CONTACT],
         sources(rng, len(c_hh), (0.4, 0.0, 0.6)),
         since_after(rng, people, contact, c_hh, 18, 0.2),
     )
@@ -275,7 +278,7 @@ def _emergency_contacts(
     buf.add(
         contact,
         c_far,
-        KIND_CODE["emergency_contact"],
+        KIND_CODE[RelationKind.EMERGENCY_CONTACT],
         sources(rng, len(c_far), (0.4, 0.0, 0.6)),
         since_after(rng, people, contact, c_far, 18, 0.2),
     )
@@ -294,7 +297,7 @@ def _flatmates(rng: np.random.Generator, people: People, buf: RelationBuffer) ->
     buf.add(
         a,
         b,
-        KIND_CODE["shared_address"],
+        KIND_CODE[RelationKind.SHARED_ADDRESS],
         sources(rng, len(a), (0.55, 0.45, 0.0)),
         since_after(rng, people, a, b, 18, 0.2),
     )

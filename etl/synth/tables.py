@@ -12,7 +12,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from etl.sources import (
-    BUSINESSES,
     CONSENT_CATEGORIES,
     CREDIT_GRADES,
     LABEL_KINDS,
@@ -28,6 +27,7 @@ from etl.synth.vocabulary import (
     APP_COUNT,
     APP_SUFFIX,
     BLACKLIST_REASONS,
+    BUSINESSES,
     CITIES,
     CURRENCIES,
     DISTRICTS,
@@ -39,6 +39,7 @@ from etl.synth.vocabulary import (
     STREETS,
     SURNAMES,
 )
+from graph.vocab import AccountStatus, ContactKind, Gender, RelationType, names
 
 Columns = Callable[[int, int], dict[str, pa.Array]]
 
@@ -122,13 +123,13 @@ def _customers(bank: Bank) -> Columns:
             "customer_id": cid.take(c),
             "name": name,
             "id_number": strings(ids[c]),
-            "gender": choice_strings(("F", "M", "X"), p["gender"][c]),
+            "gender": choice_strings(names(Gender), p["gender"][c]),
             "birth_date": dates(p["birth"][c]),
             "address": addr,
             "city": choice_strings(CITIES, p["city"][c]),
             "occupation": choice_strings(OCCUPATIONS, p["occupation"][c]),
             "opened_at": times(p["opened"][c]),
-            "status": choice_strings(("active", "dormant", "closed"), p["status"][c]),
+            "status": choice_strings(names(AccountStatus), p["status"][c]),
         }
 
     return customers
@@ -142,7 +143,7 @@ def _relations(bank: Bank) -> Columns:
         return {
             "src_id": cid.take(rel.src[a:b]),
             "dst_id": cid.take(rel.dst[a:b]),
-            "category": choice_strings(("KIN", "SOCIAL"), (k >= N_KIN).astype(np.int64)),
+            "category": choice_strings(names(RelationType), (k >= N_KIN).astype(np.int64)),
             "kind": choice_strings(RELATION_KINDS, k),
             "source": choice_strings(RELATION_SOURCES, rel.source[a:b]),
             "since": times(rel.since[a:b]),
@@ -191,7 +192,7 @@ def _calls(bank: Bank) -> Columns:
         return {
             "phone_number": phones.take(ca["from"][a:b]),
             "counterpart_number": phones.take(ca["to"][a:b]),
-            "kind": choice_strings(("CALL", "SMS"), ca["kind"][a:b]),
+            "kind": choice_strings(names(ContactKind), ca["kind"][a:b]),
             "count": pa.array(ca["count"][a:b]),
             "first_ts": times(ca["first"][a:b]),
             "last_ts": times(ca["last"][a:b]),

@@ -14,6 +14,7 @@ from etl.synth.people import household_member
 from etl.synth.rates import TELECOM_VICTIM_RATE, VICTIM_CONTACT_WINDOW, VICTIM_MIN_AMOUNT
 from etl.synth.sampling import unplanted, weighted_sample
 from etl.synth.timeframe import DAY, HOUR, REFERENCE_TIME, YEAR
+from graph.vocab import LabelKind, VouchOutcome
 
 
 def plant_victims(
@@ -30,7 +31,7 @@ def plant_victims(
     pool = unplanted(kind, (age >= 25) & (opened < REFERENCE_TIME - YEAR))
     w = np.where(age[pool] >= 55, 2.5, 1.0)
     victims = rng.permutation(weighted_sample(rng, pool, w, n_victims))
-    kind[victims] = LABEL_CODE["telecom_victim"]
+    kind[victims] = LABEL_CODE[LabelKind.TELECOM_VICTIM]
     nv = len(victims)
     ring = rng.choice(len(ring_sizes), size=nv, p=ring_sizes / ring_sizes.sum())
     s, e = ring_start[ring], ring_end[ring]
@@ -125,5 +126,5 @@ def victim_vouches(rng: np.random.Generator, bank: Bank) -> tuple[np.ndarray, ..
         vv,
         np.where(rng.random(len(vv)) < 0.7, 1, 0),
         vt - rng.integers(300, 3600, len(vv)),
-        np.full(len(vv), OUTCOME_CODE["FRAUD_REPORTED"]),
+        np.full(len(vv), OUTCOME_CODE[VouchOutcome.FRAUD_REPORTED]),
     )

@@ -1,4 +1,5 @@
-"""The words the synthetic bank writes: names, places, occupations, handsets, apps, reasons.
+"""The words the synthetic bank writes: names, places, occupations, handsets, apps, reasons,
+businesses.
 
 Small syllable lists: names are synthetic combinations, not real people.
 """
@@ -83,3 +84,7 @@ BLACKLIST_REASONS = (
     "SANCTIONS",
 )
 CURRENCIES = ("CNY", "USD", "HKD", "EUR")
+# The businesses of the generated history, by code: vouches.py and credit.py draw codes 0-2 with
+# their own weights, and a telecom-fraud victim's stopped attempt is code 1. The risk policy may
+# configure more businesses; tests/etl/test_synth.py checks these are among the shipped ones.
+BUSINESSES = ("CROSS_BORDER_TRANSFER", "UNFAMILIAR_ACCOUNT_TRANSFER", "INSURANCE_PURCHASE")

@@ -14,6 +14,7 @@ from etl.synth.rates import (
 )
 from etl.synth.timeframe import DAY, HOUR, NO_TIME, REFERENCE_TIME
 from etl.synth.victims import victim_vouches
+from graph.vocab import LabelKind, VouchOutcome
 
 Part = tuple[np.ndarray, ...]  # (guarantor, customer, business, ts, outcome)
 
@@ -26,12 +27,14 @@ def vouches(rng: np.random.Generator, bank: Bank, tied: list[tuple[np.ndarray, .
         part = _collusive_vouches(rng, a, b)
         parts.append(part)
         t, o = part[3], part[4]
-        group_first_bad.append(t[o != OUTCOME_CODE["PENDING"]].min())
+        group_first_bad.append(t[o != OUTCOME_CODE[VouchOutcome.PENDING]].min())
 
     g, c, business, ts, outcome = (np.concatenate(x) for x in zip(*parts, strict=True))
     o_ts = ts + rng.integers(3, 90, len(ts)) * DAY
     o_ts = np.minimum(o_ts, REFERENCE_TIME - HOUR)
-    o_ts = np.where(outcome == OUTCOME_CODE["PENDING"], NO_TIME, np.maximum(o_ts, ts + 60))
+    o_ts = np.where(
+        outcome == OUTCOME_CODE[VouchOutcome.PENDING], NO_TIME, np.maximum(o_ts, ts + 60)
+    )
     o = np.argsort(ts, kind="stable")
     bank.tables["vouches"] = {
         "guarantor": g[o],
@@ -57,7 +60,7 @@ def labels(rng: np.random.Generator, bank: Bank, collusion_known: np.ndarray) ->
     )
     for g, group in enumerate(bank.collusion_groups):
         ts[group] = collusion_known[g] + rng.integers(30, 90, len(group)) * DAY
-    fraud = np.flatnonzero(kind == LABEL_CODE["fraud"])
+    fraud = np.flatnonzero(kind == LABEL_CODE[LabelKind.FRAUD])
     ts[fraud] = REFERENCE_TIME - rng.integers(10, 420, len(fraud)) * DAY
     ts = np.minimum(ts, REFERENCE_TIME - 60)
     label = (kind > 0).astype(np.int64)
@@ -65,7 +68,7 @@ def labels(rng: np.random.Generator, bank: Bank, collusion_known: np.ndarray) ->
     missed = np.flatnonzero((kind > 0) & (rng.random(n) < LABEL_MISS_RATE))
     label[missed], shown[missed] = 0, 0
     wrong = np.flatnonzero((kind == 0) & (rng.random(n) < LABEL_FALSE_POSITIVE_RATE))
-    label[wrong], shown[wrong] = 1, LABEL_CODE["fraud"]
+    label[wrong], shown[wrong] = 1, LABEL_CODE[LabelKind.FRAUD]
     ts[missed] = (
         REFERENCE_TIME - rng.integers(0, 90, len(missed)) * DAY - rng.integers(60, DAY, len(missed))
     )
@@ -95,7 +98,7 @@ def _background_vouches(rng: np.random.Generator, bank: Bank) -> Part:
     recent = ts > REFERENCE_TIME - 30 * DAY
     outcome = np.where(
         recent & (rng.random(len(g)) < 0.85),
-        OUTCOME_CODE["PENDING"],
+        OUTCOME_CODE[VouchOutcome.PENDING],
         rng.choice(4, size=len(g), p=(0.94, 0.025, 0.025, 0.01)),
     )
     return g, c, business, ts, outcome
@@ -113,17 +116,23 @@ def _collusive_vouches(rng: np.random.Generator, a: np.ndarray, b: np.ndarray) -
     t = REFERENCE_TIME - rng.integers(60, 360, len(gg)) * DAY - rng.integers(0, DAY, len(gg))
     r = rng.random(len(gg))
     bad = np.where(
-        rng.random(len(gg)) < 0.45, OUTCOME_CODE["FRAUD_REPORTED"], OUTCOME_CODE["DEFAULTED"]
+        rng.random(len(gg)) < 0.45,
+        OUTCOME_CODE[VouchOutcome.FRAUD_REPORTED],
+        OUTCOME_CODE[VouchOutcome.DEFAULTED],
     )
     o = np.where(
         r < COLLUSION_BAD_OUTCOME_P,
         bad,
         np.where(
-            r < COLLUSION_BAD_OUTCOME_P + 0.1, OUTCOME_CODE["NO_ISSUE"], OUTCOME_CODE["PENDING"]
+            r < COLLUSION_BAD_OUTCOME_P + 0.1,
+            OUTCOME_CODE[VouchOutcome.NO_ISSUE],
+            OUTCOME_CODE[VouchOutcome.PENDING],
         ),
     )
     o[0] = bad[0]  # every group has at least one bad outcome
     t = np.where(
-        o == OUTCOME_CODE["PENDING"], REFERENCE_TIME - rng.integers(1, 25, len(gg)) * DAY, t
+        o == OUTCOME_CODE[VouchOutcome.PENDING],
+        REFERENCE_TIME - rng.integers(1, 25, len(gg)) * DAY,
+        t,
     )
     return gg, cc, rng.choice(3, size=len(gg), p=(0.3, 0.4, 0.3)), t, o
