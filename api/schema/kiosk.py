@@ -1,16 +1,27 @@
-"""The GraphQL schema: typed classes whose resolvers are thin calls into `risk.flows`."""
+"""Flow A, the kiosk: assessments, candidate guarantors, assisted authentication, decisions.
+
+Types are what a caller may see (`full` for analysts and admins, masked for kiosk keys);
+resolvers check the role and call `risk.flows.kiosk` through the context, nothing more.
+"""
 
 from __future__ import annotations
-
-import enum
-import json
-from typing import Any
 
 import strawberry
 from strawberry.types import Info
 
 from api.context import Context, allow
-from risk.disclosure import kiosk_items, kiosk_reasons
+from api.schema.enums import (
+    AssessmentOutcome,
+    Business,
+    Channel,
+    ConsentCategory,
+    DecisionOutcome,
+    IdCheck,
+    Outcome,
+)
+from api.schema.scores import Score, score_items
+from graph.vocab import Role
+from risk.disclosure import kiosk_reasons
 from risk.flows.kiosk_views import (
     AssessmentView,
     AssessRequest,
@@ -19,73 +30,6 @@ from risk.flows.kiosk_views import (
     DecisionView,
     Verification,
 )
-
-
-@strawberry.enum
-class Business(enum.Enum):
-    CROSS_BORDER_TRANSFER = "CROSS_BORDER_TRANSFER"
-    UNFAMILIAR_ACCOUNT_TRANSFER = "UNFAMILIAR_ACCOUNT_TRANSFER"
-    INSURANCE_PURCHASE = "INSURANCE_PURCHASE"
-
-
-@strawberry.enum
-class IdCheck(enum.Enum):
-    MATCH = "MATCH"
-    NOT_FOUND = "NOT_FOUND"
-    CHIP_MISMATCH = "CHIP_MISMATCH"
-
-
-@strawberry.enum
-class Channel(enum.Enum):
-    SMS = "SMS"
-    MOBILE_BANKING = "MOBILE_BANKING"
-
-
-@strawberry.enum
-class Outcome(enum.Enum):
-    FRAUD_REPORTED = "FRAUD_REPORTED"
-    NO_ISSUE = "NO_ISSUE"
-
-
-@strawberry.enum
-class AssessmentOutcome(enum.Enum):
-    PROCEED = "PROCEED"
-    NEEDS_GUARANTOR = "NEEDS_GUARANTOR"
-    REFUSED = "REFUSED"
-
-
-@strawberry.enum
-class DecisionOutcome(enum.Enum):
-    ALLOW = "ALLOW"
-    REFUSE = "REFUSE"
-
-
-@strawberry.enum
-class ConsentCategory(enum.Enum):
-    BASIC_INFO = "basic_info"
-    FACE = "face"
-    IDENTITY = "identity"
-    REJECTION_HISTORY = "rejection_history"
-    TRANSACTIONS = "transactions"
-    VOUCHING_HISTORY = "vouching_history"
-    CREDIT = "credit"
-    DEVICE_DATA = "device_data"
-    HOUSEHOLD_REGISTRY = "household_registry"
-
-
-@strawberry.type(description="One scorecard item: a reason code, its points and its evidence.")
-class ScoreItem:
-    code: str
-    points: float
-    evidence: strawberry.scalars.JSON
-    guarantor_id: str | None = None
-
-
-@strawberry.type(description="A sum of items compared with a threshold.")
-class Score:
-    total: float
-    threshold: float
-    items: list[ScoreItem]
 
 
 @strawberry.type(description="How a candidate is related to the applicant (one tie).")
@@ -179,25 +123,6 @@ class Decision:
     reported_outcome: str | None
 
 
-@strawberry.type(description="A customer's risk summary; personal data masked.")
-class CustomerSummary:
-    id: strawberry.ID
-    display_name: str
-    status: str | None
-    credit_grade: str | None
-    graph_risk: float | None = strawberry.field(
-        description="The batch graph-model score (vouchgraph score), a calibrated probability."
-    )
-    graph_band: str | None
-    graph_model: str | None = strawberry.field(description="The model version of graph_risk.")
-    blacklisted: bool
-    relations: int
-    rejections: int
-    vouches_given: int
-    vouches_received: int
-    bad_vouch_outcomes: int
-
-
 @strawberry.input
 class AssessInput:
     customer_id: strawberry.ID
@@ -216,21 +141,6 @@ class GuarantorVerificationInput:
     id_check: IdCheck
     id_photo_captured: bool
     consents: list[ConsentCategory]
-
-
-def _items(items: Any, full: bool) -> list[ScoreItem]:
-    out = []
-    for item in items if full else kiosk_items(items):
-        evidence = json.loads(json.dumps(item.evidence, default=str))
-        out.append(
-            ScoreItem(
-                code=item.code,
-                points=item.points,
-                evidence=evidence,
-                guarantor_id=evidence.get("guarantor_id"),
-            )
-        )
-    return out
 
 
 def _candidate(c: Candidate, full: bool) -> GuarantorCandidate:
@@ -272,7 +182,7 @@ def assessment_type(
         customer_id=strawberry.ID(a.customer_id),
         business=Business(a.business),
         outcome=AssessmentOutcome(a.outcome),
-        score=Score(total=a.score, threshold=a.threshold, items=_items(a.items, full)),
+        score=Score(total=a.score, threshold=a.threshold, items=score_items(a.items, full)),
         reasons=list(a.reasons if full else kiosk_reasons(a.reasons)),
         candidates=[_candidate(c, full) for c in a.candidates],
         policy_version=a.policy_version,
@@ -291,7 +201,7 @@ def decision_type(d: DecisionView, full: bool = False) -> Decision:
         customer_id=strawberry.ID(d.customer_id),
         business=d.business,
         outcome=DecisionOutcome(d.outcome),
-        score=Score(total=d.score, threshold=d.threshold, items=_items(d.items, full)),
+        score=Score(total=d.score, threshold=d.threshold, items=score_items(d.items, full)),
         reasons=list(d.reasons if full else kiosk_reasons(d.reasons)),
         guarantor_ids=[strawberry.ID(g) for g in d.guarantor_ids] if full else None,
         guarantors=[strawberry.ID(h) for h in d.guarantor_handles],
@@ -302,16 +212,16 @@ def decision_type(d: DecisionView, full: bool = False) -> Decision:
     )
 
 
-KIOSK = ("kiosk", "admin")
-READERS = ("kiosk", "analyst", "admin")
-ANALYSTS = ("analyst", "admin")
-GUARANTOR_CHANNEL = ("mobile_banking",)
+KIOSK = (Role.KIOSK, Role.ADMIN)
+READERS = (Role.KIOSK, Role.ANALYST, Role.ADMIN)
+ANALYSTS = (Role.ANALYST, Role.ADMIN)
+GUARANTOR_CHANNEL = (Role.MOBILE_BANKING,)
 # The deciding kiosk backend reports how its own business ended; analysts correct and label.
-REPORTERS = ("kiosk", "analyst", "admin")
+REPORTERS = (Role.KIOSK, Role.ANALYST, Role.ADMIN)
 
 
 @strawberry.type
-class Query:
+class KioskQuery:
     @strawberry.field(
         description="Step 4 for analysts: candidate guarantors of a customer, best first."
     )
@@ -364,14 +274,9 @@ class Query:
             expires_at=d.expires_at,
         )
 
-    @strawberry.field(description="A customer's risk summary with masked personal data.")
-    async def customer(self, info: Info[Context, None], id: strawberry.ID) -> CustomerSummary:
-        ctx = allow(info, ANALYSTS)
-        return CustomerSummary(**await ctx.customers.load(str(id)))
-
 
 @strawberry.type
-class Mutation:
+class KioskMutation:
     @strawberry.mutation(description="Steps 1-4: assess a kiosk request (fails closed).")
     async def assess(self, info: Info[Context, None], input: AssessInput) -> Assessment:
         ctx = allow(info, KIOSK)
