@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from etl.sources import KIN_KINDS, SOCIAL_KINDS, Field, Source
+from graph.vocab import RelationType
 
 
 @dataclass(frozen=True)
@@ -175,13 +176,13 @@ class Ordered(RowRule):
 @dataclass(frozen=True)
 class KindMatchesCategory(RowRule):
     def check(self, row: dict[str, Any]) -> tuple[str, str] | None:
-        kinds = KIN_KINDS if row["category"] == "KIN" else SOCIAL_KINDS
+        kinds = KIN_KINDS if row["category"] == RelationType.KIN else SOCIAL_KINDS
         if row["kind"] not in kinds:
             return ("kind", f"{row['kind']!r} is not a {row['category']} kind")
         return None
 
     def passes(self, cols: dict[str, pa.Array]) -> pa.Array:
-        kin = pc.equal(cols["category"], "KIN")
+        kin = pc.equal(cols["category"], RelationType.KIN.value)
         kin_kind = pc.is_in(cols["kind"], value_set=pa.array(KIN_KINDS))
         social_kind = pc.is_in(cols["kind"], value_set=pa.array(SOCIAL_KINDS))
         return pc.fill_null(pc.if_else(kin, kin_kind, social_kind), False)
