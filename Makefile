@@ -2,7 +2,6 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-LINT_DIR := tools/cypherlint
 
 .PHONY: demo test install install-test lint cypherlint clean
 
@@ -22,12 +21,12 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(VENV)/.installed $@
 
-$(LINT_DIR)/node_modules/.installed: $(LINT_DIR)/package.json $(LINT_DIR)/package-lock.json
-	cd $(LINT_DIR) && npm ci --no-audit --no-fund --loglevel=error
-	touch $@
-
 install: $(VENV)/.installed
-install-test: $(VENV)/.installed-test $(LINT_DIR)/node_modules/.installed
+
+# The Cypher lint's npm packages go outside the package, into $VOUCHGRAPH_CYPHERLINT_HOME or the
+# user's cache (one directory per lock file); the command does nothing when they are there.
+install-test: $(VENV)/.installed-test
+	$(BIN)/python -m graph.cypherlint --install
 
 demo: install
 	$(BIN)/vouchgraph demo
@@ -45,4 +44,4 @@ test: lint
 	$(BIN)/pytest
 
 clean:
-	rm -rf $(VENV) $(LINT_DIR)/node_modules
+	rm -rf $(VENV)
