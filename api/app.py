@@ -36,7 +36,6 @@ from strawberry.extensions import MaskErrors, MaxTokensLimiter, SchemaExtension
 from strawberry.http import GraphQLHTTPResponse
 
 from api.caches import (
-    PREPARED,
     ByteBoundedCache,
     DocumentCache,
     ValidationResultCache,
@@ -48,6 +47,7 @@ from api.guard import Guard, Limits, principal_of
 from api.keys import KeyRing
 from api.limits import QueryLimits
 from api.metrics import Metrics
+from api.prepared import PREPARED
 from api.schema import Mutation, Query
 from graph.errors import StoreError
 from graph.settings import Settings, load_settings

@@ -11,14 +11,13 @@ import hashlib
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
-from contextvars import ContextVar
-from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from graphql import DocumentNode, GraphQLError, GraphQLSchema, parse, specified_rules
+from graphql import GraphQLError, GraphQLSchema, parse, specified_rules
 from strawberry.extensions import SchemaExtension
 
 from api.limits import limit_errors
+from api.prepared import PREPARED, Prepared
 
 V = TypeVar("V")
 
@@ -68,24 +67,6 @@ class ByteBoundedCache(Generic[V]):
                 self.bytes -= evicted
 
 
-@dataclass(frozen=True)
-class Prepared:
-    """A document parsed, measured and validated in a worker thread before Strawberry runs
-    it, so that none of that work holds the event loop (and /healthz) up. `errors` are the
-    limits' refusals or the standard rules' findings; `document` None: it did not parse."""
-
-    query: str
-    variables: Mapping[str, Any] | None
-    document: DocumentNode | None
-    errors: tuple[GraphQLError, ...]
-    rules: tuple[Any, ...]
-
-    def matches(self, query: str | None, variables: Mapping[str, Any] | None) -> bool:
-        return query is self.query and variables is self.variables
-
-
-# What the worker thread prepared for the request this task is running (set by the HTTP app).
-PREPARED: ContextVar[Prepared | None] = ContextVar("prepared_document", default=None)
 RULES = tuple(specified_rules)
 
 

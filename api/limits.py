@@ -40,6 +40,8 @@ from graphql import (
 )
 from strawberry.extensions import SchemaExtension
 
+from api.prepared import PREPARED
+
 MAX_COST = 1000
 MAX_DEPTH = 16
 MAX_ALIASES = 20
@@ -247,8 +249,6 @@ class QueryLimits(SchemaExtension):
     def on_validate(self) -> Iterator[None]:
         ctx = self.execution_context
         if ctx.graphql_document is not None and ctx.pre_execution_errors is None:
-            from api.caches import PREPARED  # caches imports this module
-
             prepared = PREPARED.get()
             if prepared is not None and prepared.matches(ctx.query, ctx.variables):
                 errors = [e for e in prepared.errors if (e.extensions or {}).get("code")]
