@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from graph.vocab import Role
+
 # Roles that act for one customer at a time (a kiosk backend, the mobile-banking backend): they
 # see only what their own key created, and never another customer's data.
-CHANNEL_ROLES = ("kiosk", "mobile_banking")
+CHANNEL_ROLES = (Role.KIOSK, Role.MOBILE_BANKING)
 
 
 @dataclass(frozen=True)

@@ -7,9 +7,20 @@ from typing import Any
 
 from graph import queries as q
 from graph.store import GraphStore
+from graph.vocab import ConsentCategory, names
 from risk.eligibility import mask_name
 from risk.flows.actor import Actor
 from risk.flows.ids import new_id
+
+# What a customer summary reads, recorded in its audit event.
+CUSTOMER_SUMMARY_CATEGORIES = names(
+    (
+        ConsentCategory.BASIC_INFO,
+        ConsentCategory.CREDIT,
+        ConsentCategory.VOUCHING_HISTORY,
+        ConsentCategory.REJECTION_HISTORY,
+    )
+)
 
 
 def customer_summaries(
@@ -25,7 +36,7 @@ def customer_summaries(
                 "now": now,
                 "actor": actor.name,
                 "action": "READ_CUSTOMER",
-                "categories": ["basic_info", "credit", "vouching_history", "rejection_history"],
+                "categories": list(CUSTOMER_SUMMARY_CATEGORIES),
             },
         )
     out: list[dict[str, Any] | None] = []

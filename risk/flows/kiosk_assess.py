@@ -7,14 +7,28 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from graph import queries as q
-from graph.vocab import MS_PER_S
+from graph.vocab import (
+    DAY_MS,
+    MS_PER_S,
+    AccountStatus,
+    ConsentCategory,
+    FirstOutcome,
+    IdCheck,
+    RelationSource,
+    names,
+)
 from risk.eligibility import CandidateFacts, candidates_to_show, rank_candidates
 from risk.errors import InvalidInput, NotFound
 from risk.flows.actor import Actor
 from risk.flows.consents import usable_consents
 from risk.flows.graph_model import GRAPH_MODEL_READ
 from risk.flows.ids import new_id
-from risk.flows.kiosk_base import EVIDENCE_CATEGORIES, KioskBase
+from risk.flows.kiosk_base import (
+    EVIDENCE_CATEGORIES,
+    IDENTITY_CATEGORIES,
+    RELATIONSHIPS_READ,
+    KioskBase,
+)
 from risk.flows.kiosk_evidence import (
     channels_of,
     no_candidates,
@@ -28,9 +42,7 @@ from risk.flows.kiosk_views import (
 )
 from risk.flows.records import items_json
 from risk.flows.rows import RelatedRow, from_row
-from risk.policy import ID_CHECKS
 from risk.scorecard import (
-    DAY_MS,
     CustomerEvidence,
     Item,
     first_decision,
@@ -48,8 +60,8 @@ class AssessSteps(KioskBase):
         self._check_business(request.business)
         if not 0.0 <= request.face_similarity <= 1.0:
             raise InvalidInput("faceSimilarity: must be between 0 and 1")
-        if request.id_check not in ID_CHECKS:
-            raise InvalidInput(f"idCheck: must be one of {', '.join(ID_CHECKS)}")
+        if request.id_check not in names(IdCheck):
+            raise InvalidInput(f"idCheck: must be one of {', '.join(names(IdCheck))}")
         if not request.customer_id.strip() or not request.kiosk_id.strip():
             raise InvalidInput("customerId and kioskId: must not be empty")
         now = self.now()
@@ -64,7 +76,7 @@ class AssessSteps(KioskBase):
             view = self._assessment_view(
                 request,
                 now=now,
-                outcome="REFUSED",
+                outcome=FirstOutcome.REFUSED,
                 score=0.0,
                 threshold=business.t1,
                 items=(item,),
@@ -77,19 +89,19 @@ class AssessSteps(KioskBase):
             view = self._assessment_view(
                 request,
                 now=now,
-                outcome="REFUSED",
+                outcome=FirstOutcome.REFUSED,
                 score=0.0,
                 threshold=business.t1,
                 items=identity,
                 reasons=reasons,
             )
             return self._store_assessment(
-                actor, request, view, categories=["face", "identity"], consent_ids=consent_ids
+                actor, request, view, categories=IDENTITY_CATEGORIES, consent_ids=consent_ids
             )
         evidence = self._customer_evidence(request, categories, now)
         decision = first_decision(evidence, request.business, self.policy)
         candidates: tuple[Candidate, ...] = ()
-        if decision.outcome == "NEEDS_GUARANTOR":
+        if decision.outcome == FirstOutcome.NEEDS_GUARANTOR:
             candidates = self._candidates(request.customer_id, request.business, categories, now)
             if not candidates:
                 decision = no_candidates(decision)
@@ -104,7 +116,7 @@ class AssessSteps(KioskBase):
             candidates=candidates,
             model_version=",".join(decision.model_versions) or None,
         )
-        read = sorted(categories & {"face", "identity", *EVIDENCE_CATEGORIES})
+        read = sorted(categories & {*IDENTITY_CATEGORIES, *EVIDENCE_CATEGORIES})
         if decision.model_versions:  # the graph model read the applicant's neighbourhood
             read.append(GRAPH_MODEL_READ)
         return self._store_assessment(
@@ -165,7 +177,7 @@ class AssessSteps(KioskBase):
             self._assessment_view(
                 request,
                 now=now,
-                outcome="REFUSED",
+                outcome=FirstOutcome.REFUSED,
                 score=0.0,
                 threshold=business.t1,
                 items=(item,),
@@ -251,14 +263,14 @@ class AssessSteps(KioskBase):
         rules = self.policy.business(business).eligibility
         rows = self._run(q.RELATED_CUSTOMERS, {"id": customer_id, "limit": rules.max_related})
         since = now - rules.history_days * DAY_MS
-        registry = "household_registry" in categories
+        registry = ConsentCategory.HOUSEHOLD_REGISTRY in categories
         facts = []
         names: dict[str, str] = {}
         for row in (from_row(RelatedRow, r) for r in rows):
             paths = tuple(
                 tie.path()
                 for tie in row.tie_rows()
-                if registry or tie.source != "household_registry"
+                if registry or tie.source != RelationSource.HOUSEHOLD_REGISTRY
             )
             if not paths:
                 continue
@@ -267,7 +279,7 @@ class AssessSteps(KioskBase):
                 CandidateFacts(
                     customer_id=row.id,
                     paths=paths,
-                    status=row.status or "closed",
+                    status=row.status or AccountStatus.CLOSED,
                     blacklisted=row.blacklisted,
                     is_self=row.id == customer_id or bool(row.same_person),
                     channels=channels_of(row.phones, row.devices),
@@ -312,7 +324,7 @@ class AssessSteps(KioskBase):
                 "actor": actor.name,
                 "action": "READ_CANDIDATES",
                 "subject_id": customer_id,
-                "categories": ["relationships"],
+                "categories": [RELATIONSHIPS_READ],
                 "consent_ids": consent_ids,
                 "reference": ",".join(c.customer_id for c in shown) or None,
             },

@@ -9,7 +9,7 @@ import secrets
 from collections.abc import Sequence
 
 from graph import queries as q
-from graph.vocab import MS_PER_S
+from graph.vocab import MS_PER_S, AssistStatus, Channel, FirstOutcome, IdCheck, names
 from risk.eligibility import mask_name
 from risk.errors import Conflict, InvalidInput, NotFound, RequestRejected
 from risk.flows.actor import Actor
@@ -23,7 +23,6 @@ from risk.flows.kiosk_views import (
     request_view,
 )
 from risk.flows.records import AssistRequestRecord, AssistRequestState, from_props
-from risk.policy import CHANNELS, ID_CHECKS
 
 
 def token_hash(token: str) -> str:
@@ -40,14 +39,14 @@ class AssistSteps(KioskBase):
         """Step 5-6: one request per picked candidate (by the handle the assessment gave),
         queued in the outbox, all or none; only on a channel the candidate does not share with
         the applicant."""
-        if channel is not None and channel not in CHANNELS:
-            raise InvalidInput(f"channel: must be one of {', '.join(CHANNELS)}")
+        if channel is not None and channel not in names(Channel):
+            raise InvalidInput(f"channel: must be one of {', '.join(names(Channel))}")
         if not handles or len(set(handles)) != len(handles):
             raise InvalidInput("guarantors: give one or more distinct candidate handles")
         found = self._assessment(actor, assessment_id)
         assessment = found.assessment
         now = self.now()
-        if assessment.outcome != "NEEDS_GUARANTOR":
+        if assessment.outcome != FirstOutcome.NEEDS_GUARANTOR:
             raise Conflict(f"assessment {assessment_id!r} does not need a guarantor")
         if found.decision is not None:
             raise Conflict(f"assessment {assessment_id!r} is already decided")
@@ -65,7 +64,7 @@ class AssistSteps(KioskBase):
                     f"(offered: {', '.join(candidate.channels)})"
                 )
             picked.append((candidate, channel or candidate.channels[0]))
-        asked = {r.guarantor_id for r in found.requests if r.status != "EXPIRED"}
+        asked = {r.guarantor_id for r in found.requests if r.status != AssistStatus.EXPIRED}
         if any(c.customer_id in asked for c, _ in picked):
             raise Conflict("guarantors: a picked candidate was already asked")
         rules = self.policy.business(assessment.business).assist
@@ -96,7 +95,7 @@ class AssistSteps(KioskBase):
                     guarantor_id=candidate.customer_id,
                     handle=candidate.handle,
                     channel=via,
-                    status="PENDING",
+                    status=AssistStatus.PENDING,
                     created_at=now,
                     expires_at=expires_at,
                 )
@@ -138,16 +137,16 @@ class AssistSteps(KioskBase):
         found = self._opened(actor, request_id, guarantor_id, token)
         request = found.request
         now = self.now()
-        if request.status != "PENDING":
+        if request.status != AssistStatus.PENDING:
             raise RequestRejected(f"request already {request.status.lower()}")
         if request.expires_at <= now:
             self._run(q.EXPIRE_ASSIST, {"id": request_id, "now": now})
             raise RequestRejected("request expired")
-        status, detail, categories = "DECLINED", "{}", []
+        status, detail, categories = AssistStatus.DECLINED, "{}", []
         if accept:
             categories = self._checked_verification(verification, found.business)
             assert verification is not None
-            status = "CONFIRMED"
+            status = AssistStatus.CONFIRMED
             detail = json.dumps(
                 {
                     "face_similarity": verification.face_similarity,
@@ -188,7 +187,7 @@ class AssistSteps(KioskBase):
         if not rows:
             raise NotFound(f"assist request {request_id!r} not found")
         found = AssistRequestState.from_row(rows[0])
-        if found.request.status == "LOCKED":
+        if found.request.status == AssistStatus.LOCKED:
             raise RequestRejected("request locked after too many failed attempts")
         token_ok = hmac.compare_digest(found.request.token_hash, token_hash(token))
         if not token_ok or found.request.guarantor_id != guarantor_id:
@@ -230,7 +229,7 @@ class AssistSteps(KioskBase):
                 "now": now,
             },
         )
-        if rows and rows[0]["status"] == "LOCKED":
+        if rows and rows[0]["status"] == AssistStatus.LOCKED:
             raise RequestRejected("token: does not match; the request is now locked")
         raise RequestRejected("token: does not match this request")
 
@@ -241,8 +240,8 @@ class AssistSteps(KioskBase):
             raise InvalidInput("verification: required to confirm")
         if not 0.0 <= verification.face_similarity <= 1.0:
             raise InvalidInput("verification.faceSimilarity: must be between 0 and 1")
-        if verification.id_check not in ID_CHECKS:
-            raise InvalidInput(f"verification.idCheck: must be one of {', '.join(ID_CHECKS)}")
+        if verification.id_check not in names(IdCheck):
+            raise InvalidInput(f"verification.idCheck: must be one of {', '.join(names(IdCheck))}")
         required = self.policy.business(business).assist.guarantor_required_consents
         lacking = [c for c in required if c not in verification.consents]
         if lacking:

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 from graph import queries as q
 from graph.errors import StoreError
 from graph.store import GraphStore
-from graph.vocab import MS_PER_S
+from graph.vocab import MS_PER_S, ConsentCategory, names
 from risk.errors import DeadlineExceeded, InvalidInput, NotFound
 from risk.flows.actor import Actor
 from risk.flows.graph_model import GRAPH_MODEL_READ, NO_MODEL, GraphRiskResult, GraphRiskScorer
@@ -36,13 +36,21 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 DEFAULT_DEADLINE_MS = 2000  # a step's deadline unless the service sets one (VOUCHGRAPH_DEADLINE_S)
 SCORING_SHARE = 0.5  # of a step's deadline, graph scoring's own bound
-EVIDENCE_CATEGORIES = (
-    "basic_info",
-    "rejection_history",
-    "transactions",
-    "credit",
-    "vouching_history",
+# What the scorecards read of a person, each only with consent (PERSON_EVIDENCE's flags).
+EVIDENCE_CATEGORIES = names(
+    (
+        ConsentCategory.BASIC_INFO,
+        ConsentCategory.REJECTION_HISTORY,
+        ConsentCategory.TRANSACTIONS,
+        ConsentCategory.CREDIT,
+        ConsentCategory.VOUCHING_HISTORY,
+    )
 )
+# What the kiosk's own identity checks read (the face match and the ID card).
+IDENTITY_CATEGORIES = names((ConsentCategory.FACE, ConsentCategory.IDENTITY))
+# Recorded when a customer's related customers are read: the bank's own records of who is
+# related to whom, which no consent category covers (the writing queries record it too).
+RELATIONSHIPS_READ = "relationships"
 # What `warm_up` plans before the first request.
 WARM_UP_READS = (
     q.CUSTOMER_CONSENTS,
@@ -166,7 +174,7 @@ class KioskBase:
         card = self.policy.business(request.business).customer
         row = self._evidence_row(request.customer_id, categories)
         rejections = None
-        if "rejection_history" in categories:
+        if ConsentCategory.REJECTION_HISTORY in categories:
             rejections = tuple(
                 Rejection(
                     r.get("business") or "",
@@ -176,7 +184,7 @@ class KioskBase:
                 )
                 for r in row.rejections
             )
-        basic = "basic_info" in categories
+        basic = ConsentCategory.BASIC_INFO in categories
         risk, version, why = self._graph_risk(
             lambda scorer: scorer.score_customer(request.customer_id, now)
         )

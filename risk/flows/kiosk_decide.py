@@ -7,6 +7,15 @@ from dataclasses import replace
 from typing import Any
 
 from graph import queries as q
+from graph.vocab import (
+    DAY_MS,
+    AssistStatus,
+    ConsentCategory,
+    FinalOutcome,
+    FirstOutcome,
+    ReportedOutcome,
+    names,
+)
 from risk.errors import Conflict, InvalidInput, NotFound
 from risk.flows.actor import Actor
 from risk.flows.consents import usable_consents
@@ -37,15 +46,12 @@ from risk.flows.records import (
 )
 from risk.flows.rows import TieRow, from_row
 from risk.scorecard import (
-    DAY_MS,
     CustomerEvidence,
     GuarantorEvidence,
     Item,
     final_decision,
     hard_refusals,
 )
-
-REPORTED_OUTCOMES = ("FRAUD_REPORTED", "NO_ISSUE")
 
 
 class DecideSteps(KioskBase):
@@ -63,7 +69,7 @@ class DecideSteps(KioskBase):
             q.TIES_BETWEEN, {"customer_id": customer_id, "guarantor_id": request.guarantor_id}
         )
         paths = tuple(from_row(TieRow, t).path() for t in ties)
-        vouching = "vouching_history" in categories
+        vouching = ConsentCategory.VOUCHING_HISTORY in categories
         risk, version, why = self._graph_risk(
             lambda scorer: scorer.score_pair(customer_id, request.guarantor_id, now)
         )
@@ -113,11 +119,11 @@ class DecideSteps(KioskBase):
         assessment = found.assessment
         now = self.now()
         threshold = float(assessment.threshold)
-        if assessment.outcome == "REFUSED":
+        if assessment.outcome == FirstOutcome.REFUSED:
             view = self._new_decision_view(
                 assessment,
                 now=now,
-                outcome="REFUSE",
+                outcome=FinalOutcome.REFUSE,
                 score=float(assessment.score),
                 threshold=threshold,
                 items=assessment.score_items(),
@@ -129,19 +135,19 @@ class DecideSteps(KioskBase):
             view = self._new_decision_view(
                 assessment,
                 now=now,
-                outcome="REFUSE",
+                outcome=FinalOutcome.REFUSE,
                 score=0.0,
                 threshold=threshold,
                 items=(item,),
                 reasons=("ASSESSMENT_EXPIRED",),
             )
             return self._store_decision(actor, assessment, view)
-        if assessment.outcome == "PROCEED":
+        if assessment.outcome == FirstOutcome.PROCEED:
             hard = self._hard_now(assessment, now)
             view = self._new_decision_view(
                 assessment,
                 now=now,
-                outcome="REFUSE" if hard else "ALLOW",
+                outcome=FinalOutcome.REFUSE if hard else FinalOutcome.ALLOW,
                 score=float(assessment.score),
                 threshold=threshold,
                 items=hard or assessment.score_items(),
@@ -155,10 +161,14 @@ class DecideSteps(KioskBase):
     ) -> DecisionView:
         """Step 8: the applicant re-read and every confirmed guarantor scored, then combined."""
         assessment = found.assessment
-        pending = [r for r in found.requests if r.status == "PENDING" and r.expires_at > now]
+        pending = [
+            r for r in found.requests if r.status == AssistStatus.PENDING and r.expires_at > now
+        ]
         if pending:
             raise Conflict("a guarantor has not answered yet")
-        confirmed = [r for r in found.requests if r.status == "CONFIRMED" and bound_to_request(r)]
+        confirmed = [
+            r for r in found.requests if r.status == AssistStatus.CONFIRMED and bound_to_request(r)
+        ]
         # the applicant is re-read now, under the consents given at the kiosk for this request
         # and those on record that still hold now
         consents = self._run(q.CUSTOMER_CONSENTS, {"id": assessment.customer_id})
@@ -279,7 +289,7 @@ class DecideSteps(KioskBase):
                 "reasons": list(view.reasons),
                 "guarantor_ids": list(view.guarantor_ids),
                 "guarantor_handles": list(view.guarantor_handles),
-                "vouch_ids": list(view.guarantor_ids) if view.outcome == "ALLOW" else [],
+                "vouch_ids": list(view.guarantor_ids) if view.outcome == FinalOutcome.ALLOW else [],
                 "policy_version": view.policy_version,
                 "model_version": view.model_version,
                 "now": view.created_at,
@@ -298,10 +308,10 @@ class DecideSteps(KioskBase):
     def record_outcome(self, actor: Actor, decision_id: str, outcome: str) -> DecisionView:
         """After the business: the outcome joins the guarantors' vouching history, once per
         decision (a second report is a CONFLICT), audited with the reporter."""
-        if outcome not in REPORTED_OUTCOMES:
-            raise InvalidInput(f"outcome: must be one of {', '.join(REPORTED_OUTCOMES)}")
+        if outcome not in names(ReportedOutcome):
+            raise InvalidInput(f"outcome: must be one of {', '.join(names(ReportedOutcome))}")
         decision = self._decision(actor, decision_id)
-        if decision.outcome != "ALLOW":
+        if decision.outcome != FinalOutcome.ALLOW:
             raise Conflict("an outcome can only be recorded for an allowed business")
         rows = self._run(
             q.RECORD_OUTCOME,

@@ -7,10 +7,10 @@ from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
 
-from graph.vocab import DAYS_PER_YEAR
+from graph.vocab import DAY_MS, DAYS_PER_YEAR, AccountStatus, Channel, FirstOutcome, VouchOutcome
 from risk.flows.records import AssistRequestRecord
 from risk.flows.rows import PersonRow
-from risk.scorecard import DAY_MS, Decision, Movement, VouchRecord
+from risk.scorecard import Decision, Movement, VouchRecord
 
 log = logging.getLogger(__name__)
 
@@ -33,8 +33,8 @@ def movement_of(row: PersonRow, now: int, *, recent_account_days: int) -> Moveme
         counterparties=int(row.counterparties or 0),
         max_single_out=float(row.max_out or 0.0),
         accounts_opened=1 if recent_open else 0,
-        accounts_closed=1 if status == "closed" else 0,
-        dormant_then_active=status == "dormant" and int(row.out_count_30d or 0) > 0,
+        accounts_closed=1 if status == AccountStatus.CLOSED else 0,
+        dormant_then_active=status == AccountStatus.DORMANT and int(row.out_count_30d or 0) > 0,
     )
 
 
@@ -48,7 +48,7 @@ def vouches_of(rows: Iterable[dict[str, Any]], given: bool, since: int) -> tuple
             VouchRecord(
                 vouch.get("business") or "",
                 int(vouch["ts"]),
-                vouch.get("outcome") or "PENDING",
+                vouch.get("outcome") or VouchOutcome.PENDING,
                 vouch.get("outcome_ts"),
             )
         )
@@ -72,11 +72,13 @@ def bound_to_request(request: AssistRequestRecord) -> bool:
 def channels_of(phones: int | None, devices: int | None) -> frozenset[str]:
     """The channels that reach someone: SMS with a phone, MOBILE_BANKING with a device."""
     return frozenset(
-        name for name, count in (("SMS", phones), ("MOBILE_BANKING", devices)) if count
+        name for name, count in ((Channel.SMS, phones), (Channel.MOBILE_BANKING, devices)) if count
     )
 
 
 def no_candidates(decision: Decision) -> Decision:
     return replace(
-        decision, outcome="REFUSED", reasons=("NO_ELIGIBLE_GUARANTOR", *decision.reasons[1:])
+        decision,
+        outcome=FirstOutcome.REFUSED,
+        reasons=("NO_ELIGIBLE_GUARANTOR", *decision.reasons[1:]),
     )

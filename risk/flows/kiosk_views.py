@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from graph.vocab import FinalOutcome, FirstOutcome
 from risk.eligibility import RankedCandidate, mask_name
 from risk.flows.ids import new_id
 from risk.flows.records import AssessmentRecord, AssistRequestRecord, DecisionRecord
@@ -222,7 +223,7 @@ def refusal(request: AssessRequest, policy: Policy, reason: str, now: int) -> As
         id=new_id("asm"),
         customer_id=request.customer_id,
         business=request.business,
-        outcome="REFUSED",
+        outcome=FirstOutcome.REFUSED,
         score=0.0,
         threshold=threshold,
         items=(item,),
@@ -243,7 +244,7 @@ def refusal_decision(assessment_id: str, policy: Policy, reason: str, now: int) 
         assessment_id=assessment_id,
         customer_id="",
         business="",
-        outcome="REFUSE",
+        outcome=FinalOutcome.REFUSE,
         score=0.0,
         threshold=0.0,
         items=(Item(reason, 0.0, {}),),
