@@ -45,3 +45,43 @@ test: lint
 
 clean:
 	rm -rf $(VENV)
+
+# The workbench, the landing page and GraphiQL: web/ built by esbuild into api/static/ (package
+# data, not committed), again only when the sources or the lock file change.
+WEB := web
+WEB_NODE := $(WEB)/node_modules/.installed
+WEB_BUILT := api/static/.built
+WEB_SOURCES := $(shell find $(WEB)/src $(WEB)/pages -type f 2>/dev/null) $(WEB)/build.mjs
+CHROMIUM := /usr/bin/chromium
+
+.PHONY: web web-lint web-test web-clean chromium
+
+$(WEB_NODE): $(WEB)/package.json $(WEB)/package-lock.json
+	cd $(WEB) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(WEB_BUILT): $(WEB_NODE) $(WEB_SOURCES)
+	cd $(WEB) && node build.mjs
+
+# The browser tests drive Debian's Chromium (never a downloaded browser).
+$(CHROMIUM):
+	if [ "$$(id -u)" = 0 ]; then sudo=; else sudo=sudo; fi; \
+	$$sudo apt-get update -qq && $$sudo apt-get install -y -qq --no-install-recommends chromium
+
+web: $(WEB_BUILT)
+chromium: $(CHROMIUM)
+install: web
+install-test: web chromium
+
+web-lint: $(WEB_NODE)
+	cd $(WEB) && node_modules/.bin/tsc --noEmit -p .
+
+web-test: $(WEB_NODE)
+	cd $(WEB) && node build.mjs --tests && node --test .test-build/
+
+lint: web-lint
+test: web-test
+clean: web-clean
+
+web-clean:
+	rm -rf $(WEB)/node_modules $(WEB)/.test-build api/static

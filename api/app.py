@@ -49,6 +49,7 @@ from api.limits import QueryLimits
 from api.metrics import Metrics
 from api.prepared import PREPARED
 from api.schema import Mutation, Query
+from api.web import routes as web_routes
 from graph.errors import StoreError
 from graph.settings import Settings, load_settings
 from graph.store import GraphStore, open_store
@@ -352,6 +353,7 @@ def build_app(service: Service | None = None) -> Starlette:
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics),
+            *web_routes(),
         ],
         lifespan=lifespan,
     )

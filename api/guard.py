@@ -21,11 +21,12 @@ from urllib.parse import parse_qs
 
 import anyio
 from starlette.datastructures import Headers
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.keys import KeyRing, Principal, well_formed
 from api.metrics import Metrics
+from api.web import graphiql_page
 from graph.errors import ConfigError, StoreError
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
@@ -147,7 +148,7 @@ class Guard:
             receive = _replay(body, receive)
         await self.app(scope, receive, send)
 
-    async def _check(self, scope: Scope) -> JSONResponse | None:
+    async def _check(self, scope: Scope) -> Response | None:
         """A refusal for what the headers alone show, or None (the principal then in scope)."""
         headers = Headers(scope=scope)
         if scope["method"] == "GET":
@@ -157,7 +158,7 @@ class Guard:
                 message = f"the query string is over {self.limits.max_query_string_bytes} bytes"
                 return _refusal(scope, 414, "QUERY_TOO_LONG", message)
             if _graphiql_page(query_string, headers):
-                return None
+                return graphiql_page()  # the local one: Strawberry's loads GraphiQL from a CDN
         else:
             declared = headers.get("content-length")
             if declared is not None:
