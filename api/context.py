@@ -14,6 +14,7 @@ from strawberry.types import Info
 from api.keys import Principal
 from api.metrics import Metrics
 from graph.errors import StoreError
+from graph.vocab import Role
 from risk.errors import FlowError
 from risk.flows.actor import Actor
 from risk.flows.customers import customer_summaries
@@ -59,7 +60,7 @@ class Context:
     def sees_all(self) -> bool:
         """Analysts and admins see full evidence; kiosk and mobile-banking keys see only what
         their own customer may be shown."""
-        return self.principal is not None and self.principal.role in ("analyst", "admin")
+        return self.principal is not None and self.principal.role in (Role.ANALYST, Role.ADMIN)
 
     async def _load_customers(self, ids: Sequence[str]) -> list[dict[str, Any] | Exception]:
         rows = await self.call(

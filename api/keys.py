@@ -13,8 +13,9 @@ from typing import Any
 
 from graph import queries as q
 from graph.store import GraphStore
+from graph.vocab import Role, names
 
-ROLES = ("kiosk", "mobile_banking", "analyst", "admin")
+ROLES = names(Role)
 PREFIX = "vg_"
 # What create_key makes: the prefix and 32 random bytes, base64url without padding.
 KEY_FORMAT = re.compile(r"vg_[A-Za-z0-9_-]{43}")

@@ -14,7 +14,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-DAY_MS = 86_400_000
+from graph.vocab import DAY_MS
+
 WINDOW_DAYS = 180
 SHORT_WINDOW_DAYS = 30
 

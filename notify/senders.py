@@ -48,6 +48,7 @@ from typing import Protocol, runtime_checkable
 from urllib.parse import parse_qsl, urlsplit
 
 from graph.errors import ConfigError
+from graph.vocab import Channel, names
 
 try:  # POSIX only; on other systems O_APPEND alone keeps each line whole.
     import fcntl
@@ -70,7 +71,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-CHANNELS = ("SMS", "MOBILE_BANKING")
+CHANNELS = names(Channel)
 
 _SIGNATURE_PREFIX = "sha256="
 _MAX_RESPONSE_BYTES = 64 * 1024
