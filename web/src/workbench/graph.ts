@@ -86,7 +86,6 @@ export class GraphView {
     this.cy = cytoscape({
       container,
       style: STYLE,
-      wheelSensitivity: 0.3,
       minZoom: 0.05,
       maxZoom: 4,
       textureOnViewport: true,
@@ -123,7 +122,7 @@ export class GraphView {
     for (const n of nodes) {
       if (this.nodes.has(n.id)) {
         this.nodes.set(n.id, n);
-        this.cy.getElementById(n.id).data("label", `${n.id}\n${n.displayName}`);
+        this.cy.getElementById(n.id).data("label", n.id);
       }
     }
     const anchor = around !== null && this.has(around) ? this.cy.getElementById(around) : null;
@@ -134,7 +133,7 @@ export class GraphView {
     this.cy.batch(() => {
       fresh.forEach((n, i) => {
         this.nodes.set(n.id, n);
-        this.cy.add({ group: "nodes", data: { id: n.id, label: `${n.id}\n${n.displayName}` },
+        this.cy.add({ group: "nodes", data: { id: n.id, label: n.id },
           position: places[i]!, classes: nodeClasses(n) });
         added.nodes.push(n.id);
       });
@@ -146,27 +145,38 @@ export class GraphView {
         added.edges.push(e.id);
       }
     });
-    if (fresh.length > 0) this.settle(old);
+    // a page of neighbours tied to the anchor alone keeps its places on the rings around it
+    // (no node overlaps, no layout work); nodes tied to others too settle among them
+    const star = anchor !== null && added.nodes.every((id) =>
+      this.cy.getElementById(id).neighborhood().nodes().map((n) => n.id())
+        .every((other) => other === around || added.nodes.includes(other)));
+    if (fresh.length > 0 && !star) this.settle(added.nodes, old.length === 0);
+    else if (old.length <= 1) this.cy.fit(undefined, 40);
     return added;
   }
 
-  /** fcose from the current places: the nodes that were there before stay where they are. */
-  private settle(fixed: cytoscape.NodeCollection): void {
-    const constraint = fixed.map((n) => ({ nodeId: n.id(), position: { ...n.position() } }));
+  /** fcose over the new nodes and the old ones they touch, the old ones fixed where they are:
+   * the work grows with the page, not with the view, and nothing already shown moves. */
+  private settle(fresh: readonly string[], first: boolean): void {
+    const nodes = this.cy.collection();
+    for (const id of fresh) nodes.merge(this.cy.getElementById(id));
+    const touched = nodes.neighborhood().difference(nodes).nodes();
+    const edges = nodes.connectedEdges();
+    const constraint = first ? [] : touched.map((n) => ({ nodeId: n.id(), position: { ...n.position() } }));
     const options = {
       name: "fcose",
-      randomize: false,
+      randomize: first,
       animate: false,
       fit: false,
       quality: "default",
-      nodeDimensionsIncludeLabels: true,
+      nodeDimensionsIncludeLabels: false, // true shifts a fixed node by half its label
       idealEdgeLength: 90,
       nodeRepulsion: 6000,
-      numIter: 1500,
+      numIter: 1000,
       fixedNodeConstraint: constraint.length > 0 ? constraint : undefined,
     } as cytoscape.LayoutOptions;
-    this.cy.layout(options).run();
-    if (fixed.length === 0) this.cy.fit(undefined, 40);
+    nodes.union(touched).union(edges).layout(options).run();
+    if (first) this.cy.fit(undefined, 40);
   }
 
   /** Take away what a step added (undo). */
