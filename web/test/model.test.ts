@@ -5,6 +5,7 @@ import {
   advance,
   csvCell,
   describePath,
+  freeSpot,
   History,
   pageLabel,
   ringPositions,
@@ -79,4 +80,10 @@ test("a time range keeps open ends open and refuses a reversed one", () => {
   assert.deepEqual(timeRange("", " "), { since: null, until: null });
   assert.deepEqual(timeRange("2026-01-01", ""), { since: "2026-01-01", until: null });
   assert.throws(() => timeRange("2026-02-01", "2026-01-01"), RangeError);
+});
+
+test("a free spot keeps clear of every node already placed", () => {
+  const taken = ringPositions({ x: 0, y: 0 }, 0, 8, 60);
+  const spot = freeSpot({ x: 0, y: 0 }, [{ x: 0, y: 0 }, ...taken], 45);
+  for (const t of taken) assert.ok(Math.hypot(t.x - spot.x, t.y - spot.y) >= 45);
 });

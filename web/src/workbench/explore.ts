@@ -72,6 +72,7 @@ export class Explorer {
     });
     this.undoButton.addEventListener("click", () => this.undo());
     byId("fit", HTMLButtonElement).addEventListener("click", () => this.graph.fit());
+    byId("tidy", HTMLButtonElement).addEventListener("click", () => this.graph.tidy());
     byId("export-png", HTMLButtonElement).addEventListener("click", () => this.exportPng());
     byId("export-csv", HTMLButtonElement).addEventListener("click", () => this.exportCsv());
   }

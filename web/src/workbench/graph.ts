@@ -1,14 +1,15 @@
-/** The neighbourhood on screen: cytoscape with fcose, nodes by risk band and known fraud, edges
- * by relation type. New nodes start beside the node they came from and settle around the
- * nodes already there, which keep their places. */
+/** The neighbourhood on screen: cytoscape, nodes by risk band and known fraud, edges by
+ * relation type. New nodes take free places beside the node they came from and the nodes
+ * already there keep theirs; fcose (incremental, from the current places) tidies on demand. */
 
 import cytoscape from "cytoscape";
 import fcose from "cytoscape-fcose";
 
-import { edgeLabel, ringPositions } from "./model";
+import { edgeLabel, freeSpot, ringPositions } from "./model";
 import type { GraphEdge, GraphNode } from "./operations";
 
 cytoscape.use(fcose);
+
 
 const STYLE: cytoscape.StylesheetJson = [
   {
@@ -115,7 +116,7 @@ export class GraphView {
   }
 
   /** Add what is not there yet (a node seen again gets its newer values), new nodes placed
-   * around `around`; then let them settle with the old ones fixed. */
+   * around `around`; nothing already shown moves. */
   add(nodes: readonly GraphNode[], edges: readonly GraphEdge[], around: string | null): Added {
     const added: Added = { nodes: [], edges: [] };
     const fresh = nodes.filter((n) => !this.nodes.has(n.id));
@@ -127,14 +128,21 @@ export class GraphView {
     }
     const anchor = around !== null && this.has(around) ? this.cy.getElementById(around) : null;
     const center = anchor ? anchor.position() : { x: 0, y: 0 };
-    const already = anchor ? anchor.neighborhood("node").length : 0;
-    const places = ringPositions(center, already, fresh.length);
-    const old = this.cy.nodes();
+    const star = edges.every((e) => e.source === around || e.target === around);
+    // a page of the anchor's neighbours goes on the rings around it, outside those already
+    // there; anything else (a path, a ring) goes beside a node it is tied to, clear of the rest
+    const places = star ? ringPositions(center, anchor ? anchor.neighborhood("node").length : 0, fresh.length) : [];
+    const taken = star ? [] : this.cy.nodes().map((n) => ({ ...n.position() }));
     this.cy.batch(() => {
       fresh.forEach((n, i) => {
+        let place = n.id === around ? { ...center } : places[i];
+        if (place === undefined) {
+          place = freeSpot(this.placedNeighbour(n.id, edges) ?? center, taken);
+          taken.push(place);
+        }
         this.nodes.set(n.id, n);
-        this.cy.add({ group: "nodes", data: { id: n.id, label: n.id },
-          position: places[i]!, classes: nodeClasses(n) });
+        this.cy.add({ group: "nodes", data: { id: n.id, label: n.id }, position: place,
+          classes: nodeClasses(n) });
         added.nodes.push(n.id);
       });
       for (const e of edges) {
@@ -145,38 +153,34 @@ export class GraphView {
         added.edges.push(e.id);
       }
     });
-    // a page of neighbours tied to the anchor alone keeps its places on the rings around it
-    // (no node overlaps, no layout work); nodes tied to others too settle among them
-    const star = anchor !== null && added.nodes.every((id) =>
-      this.cy.getElementById(id).neighborhood().nodes().map((n) => n.id())
-        .every((other) => other === around || added.nodes.includes(other)));
-    if (fresh.length > 0 && !star) this.settle(added.nodes, old.length === 0);
-    else if (old.length <= 1) this.cy.fit(undefined, 40);
+    if (anchor === null) this.cy.fit(undefined, 40);
     return added;
   }
 
-  /** fcose over the new nodes and the old ones they touch, the old ones fixed where they are:
-   * the work grows with the page, not with the view, and nothing already shown moves. */
-  private settle(fresh: readonly string[], first: boolean): void {
-    const nodes = this.cy.collection();
-    for (const id of fresh) nodes.merge(this.cy.getElementById(id));
-    const touched = nodes.neighborhood().difference(nodes).nodes();
-    const edges = nodes.connectedEdges();
-    const constraint = first ? [] : touched.map((n) => ({ nodeId: n.id(), position: { ...n.position() } }));
+  /** Where a node already shown that `id` is tied to stands (the first in `edges`). */
+  private placedNeighbour(id: string, edges: readonly GraphEdge[]): { x: number; y: number } | null {
+    for (const e of edges) {
+      const other = e.source === id ? e.target : e.target === id ? e.source : null;
+      if (other !== null && this.nodes.has(other)) return { ...this.cy.getElementById(other).position() };
+    }
+    return null;
+  }
+
+  /** Tidy the view: fcose from the current places (randomize: false), so the picture keeps its
+   * shape while overlaps open up. */
+  tidy(): void {
     const options = {
       name: "fcose",
-      randomize: first,
+      randomize: false,
       animate: false,
       fit: false,
       quality: "default",
-      nodeDimensionsIncludeLabels: false, // true shifts a fixed node by half its label
+      nodeDimensionsIncludeLabels: false,
       idealEdgeLength: 90,
-      nodeRepulsion: 6000,
-      numIter: 1000,
-      fixedNodeConstraint: constraint.length > 0 ? constraint : undefined,
+      nodeRepulsion: 8000,
+      numIter: 1500,
     } as cytoscape.LayoutOptions;
-    nodes.union(touched).union(edges).layout(options).run();
-    if (first) this.cy.fit(undefined, 40);
+    this.cy.layout(options).run();
   }
 
   /** Take away what a step added (undo). */

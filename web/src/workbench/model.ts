@@ -175,3 +175,11 @@ export function timeRange(since: string, until: string): { since: string | null;
 export function money(amount: number): string {
   return NUMBER.format(Math.round(amount * 100) / 100);
 }
+
+/** The first place on the rings around `center` at least `gap` away from every taken place
+ * (a new node beside the one it is tied to, clear of the nodes already shown). */
+export function freeSpot(center: Point, taken: readonly Point[], gap = 45, tries = 400): Point {
+  const clear = (p: Point) => taken.every((t) => Math.hypot(t.x - p.x, t.y - p.y) >= gap);
+  const candidates = ringPositions(center, 0, tries, 60);
+  return candidates.find(clear) ?? candidates[candidates.length - 1]!;
+}
