@@ -72,7 +72,7 @@ def tab(
 ) -> Iterator[Tab]:
     context = browser.new_context(accept_downloads=True, viewport={"width": 1400, "height": 900})
     page = context.new_page()
-    page.set_default_timeout(15_000)
+    page.set_default_timeout(30_000)  # a loaded 2-core CI machine
     opened = Tab(page, context, server)
     context.on("request", lambda r: opened.requests.append(r.url))
     page.on(

@@ -50,7 +50,9 @@ export async function request<T>(
   }
   const first = answer.errors?.[0];
   if (first) {
-    const code = first.extensions?.code ?? (response.status === 401 ? "UNAUTHENTICATED" : "ERROR");
+    // a server without the workbench's operations fails validation, which carries no code
+    const missing = first.message.startsWith("Cannot query field") ? "NOT_OFFERED" : "ERROR";
+    const code = first.extensions?.code ?? (response.status === 401 ? "UNAUTHENTICATED" : missing);
     throw new ApiError(first.message, code, response.status);
   }
   if (answer.data === undefined || answer.data === null) {
@@ -69,8 +71,8 @@ export function explain(error: unknown): string {
       return "This key's role may not use the workbench: it needs an analyst or admin key.";
     case "RATE_LIMITED":
       return "Too many requests: wait a moment and try again.";
-    case "GRAPHQL_VALIDATION_FAILED":
-      return `The service does not offer this operation yet (${error.message}).`;
+    case "NOT_OFFERED":
+      return `This service does not offer the workbench's operations yet (${error.message}).`;
     default:
       return `${error.message} (${error.code})`;
   }
