@@ -50,6 +50,7 @@ from ml.pipeline import train_export  # noqa: E402
 from ml.registry import ModelRegistry  # noqa: E402
 from ml.serving import OnlineScorer, hide, load_version, score_store  # noqa: E402
 from ml.train import TrainConfig  # noqa: E402
+from risk.policy import load_policy  # noqa: E402
 
 PING = q.ROUND_TRIP  # the same-process baseline
 KINDS = ("mule", "collusion", "telecom_victim", "fraud")
@@ -193,7 +194,7 @@ def main() -> int:
 
         model = load_version(registry, trained.version)
         started = time.monotonic()
-        summary = score_store(store, model, progress=True)
+        summary = score_store(store, model, progress=True, bands=load_policy().graph_risk_bands)
         results["batch_score"] = {
             "seconds": round(time.monotonic() - started, 1),
             "parts": summary["seconds"],

@@ -201,6 +201,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from api.keys import create_key
     from etl.load import load_folder
     from etl.synth import generate
+    from graph.vocab import Role, names
 
     folder = Path(args.out)
     started = time.monotonic()
@@ -221,7 +222,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(_render_stats(graph_stats(store)))
         print()
         print(sample_customer_text(store))
-        roles = ("kiosk", "mobile_banking", "analyst")
+        roles = names((Role.KIOSK, Role.MOBILE_BANKING, Role.ANALYST))
         keys = {role: create_key(store, role, f"demo-{role}")[1] for role in roles}
         version = _demo_model(store)
     finally:
@@ -244,6 +245,7 @@ def _demo_model(store: GraphStore) -> str:
     from ml.registry import ModelRegistry, default_root
     from ml.serving import load_version, score_store
     from ml.train import TrainConfig
+    from risk.policy import load_policy
 
     registry = ModelRegistry(default_root(load_settings()))
     version = registry.promoted()
@@ -256,7 +258,12 @@ def _demo_model(store: GraphStore) -> str:
         version = result.version
         registry.promote(version)
         print(f"promoted {version} ({result.served}); report: {registry.path(version)}/report.md")
-        score_store(store, load_version(registry, version), export=export)  # read once
+        score_store(
+            store,
+            load_version(registry, version),
+            export=export,  # read once
+            bands=load_policy().graph_risk_bands,
+        )
     return version
 
 

@@ -145,6 +145,7 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 def cmd_score(args: argparse.Namespace) -> int:
     from ml.serving import load_promoted, load_version, score_store
+    from risk.policy import load_policy
 
     as_of = _as_of(args.as_of)  # bad input is refused before anything is opened
     registry = _registry()
@@ -153,7 +154,13 @@ def cmd_score(args: argparse.Namespace) -> int:
         raise ConfigError("no model promoted: vouchgraph models promote VERSION (or --version)")
     store = open_store()
     try:
-        summary = score_store(store, model, as_of, progress=not args.quiet)
+        summary = score_store(
+            store,
+            model,
+            as_of,
+            progress=not args.quiet,
+            bands=load_policy().graph_risk_bands,
+        )
     finally:
         store.close()
     if args.json:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import time
-import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -30,16 +29,6 @@ RiskBands = Sequence[tuple[float, str]]
 
 The policy owns them: `risk.policy.Policy.graph_risk_bands` ([customer.graph_risk] bands and
 band_names of risk/policy.toml). ml may not import risk, so the caller passes them in."""
-
-# Deprecated: the shipped policy's bands, for callers that do not pass `bands` yet (cli/model.py,
-# cli/main.py, bench/ml.py). Delete once they pass `policy.graph_risk_bands`.
-BANDS: tuple[tuple[float, str], ...] = (
-    (0.05, "LOW"),
-    (0.2, "GUARDED"),
-    (0.5, "ELEVATED"),
-    (0.8, "HIGH"),
-    (1.0, "SEVERE"),
-)
 
 
 def band(probability: float, bands: RiskBands) -> str:
@@ -120,18 +109,11 @@ def score_store(
     progress: bool = True,
     export: GraphExport | None = None,
     *,
-    bands: RiskBands | None = None,
+    bands: RiskBands,
 ) -> dict[str, Any]:
     """Batch scoring: every customer's score, band and version written back to the graph.
     `export` is one just read (with the model's attributes) that need not be read again;
     `bands` names the bands (the policy's `graph_risk_bands`)."""
-    if bands is None:
-        warnings.warn(
-            "score_store without bands: pass the policy's graph_risk_bands",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        bands = BANDS
     started = time.monotonic()
     if export is None:
         export = export_graph(

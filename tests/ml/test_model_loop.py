@@ -17,7 +17,10 @@ from graph import queries as q
 from graph.store import GraphStore
 from ml.export import customer_ids, export_graph, export_neighbourhood
 from ml.registry import RegistryError
-from ml.serving import BANDS, OnlineScorer, hide, load_promoted, load_version, score_store
+from ml.serving import OnlineScorer, hide, load_promoted, load_version, score_store
+from risk.policy import load_policy
+
+BANDS = load_policy().graph_risk_bands
 
 
 def test_training_writes_a_version_with_both_models_compared(trained_model: Any) -> None:
@@ -44,7 +47,7 @@ def test_promote_then_batch_score_writes_every_customer(
     registry.promote(result.version)
     model = load_promoted(registry)
     assert model is not None and model.version == result.version
-    summary = score_store(model_bank, model, progress=False)
+    summary = score_store(model_bank, model, progress=False, bands=BANDS)
     export = export_graph(model_bank, progress=False)
     n = export.num_customers
     assert summary["customers"] == n and sum(summary["bands"].values()) == n
