@@ -91,6 +91,18 @@ class OutboxMessage:
     expires_at: int
     created_at: int
 
+    def delivery(self) -> dict[str, object]:
+        """What a sender hands on: every field but the creation time (link and text included)."""
+        return {
+            "message_id": self.message_id,
+            "request_id": self.request_id,
+            "recipient_customer_id": self.guarantor_id,
+            "channel": self.channel,
+            "link": self.link,
+            "text": self.text,
+            "expires_at": self.expires_at,
+        }
+
 
 @dataclass(frozen=True)
 class SendResult:
@@ -298,16 +310,9 @@ class WebhookSender:
     @staticmethod
     def body(message: OutboxMessage) -> bytes:
         """The exact JSON body POSTed for a message."""
-        payload = {
-            "message_id": message.message_id,
-            "request_id": message.request_id,
-            "recipient_customer_id": message.guarantor_id,
-            "channel": message.channel,
-            "link": message.link,
-            "text": message.text,
-            "expires_at": message.expires_at,
-        }
-        return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        return json.dumps(message.delivery(), separators=(",", ":"), ensure_ascii=False).encode(
+            "utf-8"
+        )
 
     def headers(self, message: OutboxMessage, body: bytes) -> dict[str, str]:
         """Headers for one attempt, signed with a fresh timestamp."""
@@ -533,13 +538,7 @@ class LocalSender:
             return SendResult(False, 0, "FAILED", "link expired before delivery", None)
         record = {
             "logged_at": int(self._clock() * 1000),
-            "message_id": message.message_id,
-            "request_id": message.request_id,
-            "recipient_customer_id": message.guarantor_id,
-            "channel": message.channel,
-            "link": message.link,
-            "text": message.text,
-            "expires_at": message.expires_at,
+            **message.delivery(),
             "created_at": message.created_at,
         }
         line = (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")

@@ -73,28 +73,11 @@ class AssessSteps(KioskBase):
         missing = [c for c in business.applicant_required_consents if c not in categories]
         if missing:
             item = Item("CONSENT_MISSING", 0.0, {"categories": missing})
-            view = self._assessment_view(
-                request,
-                now=now,
-                outcome=FirstOutcome.REFUSED,
-                score=0.0,
-                threshold=business.t1,
-                items=(item,),
-                reasons=("CONSENT_MISSING",),
-            )
+            view = self._refused_view(request, now, (item,))
             return self._store_assessment(actor, request, view, consent_ids=consent_ids)
         identity = self._identity_refusals(request, now)
         if identity:  # not the customer, or not a known ID: nothing of theirs is read
-            reasons = tuple(i.code for i in identity)
-            view = self._assessment_view(
-                request,
-                now=now,
-                outcome=FirstOutcome.REFUSED,
-                score=0.0,
-                threshold=business.t1,
-                items=identity,
-                reasons=reasons,
-            )
+            view = self._refused_view(request, now, identity)
             return self._store_assessment(
                 actor, request, view, categories=IDENTITY_CATEGORIES, consent_ids=consent_ids
             )
@@ -170,21 +153,23 @@ class AssessSteps(KioskBase):
             expires_at=now + ttl_ms,
         )
 
-    def _refuse_unknown(self, actor: Actor, request: AssessRequest, now: int) -> AssessmentView:
-        business = self.policy.business(request.business)
-        item = Item("HARD_ID_UNKNOWN", 0.0, {"customer_known": False})
-        view = replace(
-            self._assessment_view(
-                request,
-                now=now,
-                outcome=FirstOutcome.REFUSED,
-                score=0.0,
-                threshold=business.t1,
-                items=(item,),
-                reasons=("HARD_ID_UNKNOWN",),
-            ),
-            expires_at=now,
+    def _refused_view(
+        self, request: AssessRequest, now: int, items: Sequence[Item]
+    ) -> AssessmentView:
+        """A refusal before any scoring: no points, the items' codes as the reasons."""
+        return self._assessment_view(
+            request,
+            now=now,
+            outcome=FirstOutcome.REFUSED,
+            score=0.0,
+            threshold=self.policy.business(request.business).t1,
+            items=items,
+            reasons=tuple(i.code for i in items),
         )
+
+    def _refuse_unknown(self, actor: Actor, request: AssessRequest, now: int) -> AssessmentView:
+        item = Item("HARD_ID_UNKNOWN", 0.0, {"customer_known": False})
+        view = replace(self._refused_view(request, now, (item,)), expires_at=now)
         self._run(
             q.CREATE_ORPHAN_ASSESSMENT,
             {

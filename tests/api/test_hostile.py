@@ -28,6 +28,7 @@ from api import app as api_app
 from api.app import build_service
 from api.guard import Limits
 from api.limits import MAX_ALIASES, MAX_FIELDS, MAX_FIRST, MAX_REPEATS
+from bench.harness import status_line
 from graph.settings import load_settings
 from graph.store import open_store
 from notify.senders import LocalSender
@@ -80,16 +81,6 @@ def raw(url: str, head: str) -> Iterator[socket.socket]:
         yield sock
     finally:
         sock.close()
-
-
-def status_line(sock: socket.socket) -> str:
-    received = b""
-    while b"\r\n" not in received:
-        chunk = sock.recv(4096)
-        if not chunk:
-            break
-        received += chunk
-    return received.split(b"\r\n", 1)[0].decode("latin-1")
 
 
 def post_head(key: str, *headers: str) -> str:
