@@ -91,9 +91,8 @@ def prepare(
             return Prepared(query, variables, None, (), RULES)  # Strawberry reports it
     errors = limit_errors(document, variables)
     if not errors:
-        errors = validated.get(key)
-        if errors is None:
-            errors = validate_document(schema, document, RULES)
+        cached: list[GraphQLError] | None = validated.get(key)
+        errors = validate_document(schema, document, RULES) if cached is None else cached
     return Prepared(query, variables, document, tuple(errors), RULES)
 
 

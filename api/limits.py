@@ -79,7 +79,7 @@ def _spreads(selection_set: SelectionSetNode | None) -> Iterator[str]:
         for node in stack.pop().selections:
             if isinstance(node, FragmentSpreadNode):
                 yield node.name.value
-            elif node.selection_set is not None:  # a field or an inline fragment
+            elif isinstance(node, FieldNode | InlineFragmentNode) and node.selection_set:
                 stack.append(node.selection_set)
 
 
@@ -160,8 +160,10 @@ class _Meter:
             else:
                 if isinstance(node, InlineFragmentNode):
                     inner = self.measure(node.selection_set)
-                else:
+                elif isinstance(node, FragmentSpreadNode):
                     inner = self.fragments.get(node.name.value, Measure())
+                else:  # no other kind of selection exists
+                    continue
                 depth, cost = max(depth, inner.depth), cost + inner.cost
                 aliases, fields = aliases + inner.aliases, fields + inner.fields
                 names.update(inner.names)

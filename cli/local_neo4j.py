@@ -31,11 +31,11 @@ def cmd_neo4j(args: argparse.Namespace) -> int:
         return 0
     status: dict[str, Any] = neo4j_local.status(home)
     if args.env:
-        server = neo4j_local.running(home)
-        if server is None:
+        running = neo4j_local.running(home)
+        if running is None:
             print("vouchgraph: local Neo4j not running", file=sys.stderr)
             return 1
-        print(server.shell_lines(), end="")
+        print(running.shell_lines(), end="")
     elif args.json:
         print(json.dumps(status, indent=2, sort_keys=True))
     elif status["state"] == "running":
@@ -45,7 +45,7 @@ def cmd_neo4j(args: argparse.Namespace) -> int:
     return 0 if status["state"] == "running" else 1
 
 
-def register(sub: Any) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the `neo4j` command to the CLI's sub-parsers."""
     neo4j = sub.add_parser("neo4j", help="start, stop or show the local Neo4j (tests, dev)")
     neo4j.add_argument("action", choices=("start", "stop", "status"))

@@ -61,7 +61,7 @@ def cmd_db(args: argparse.Namespace) -> int:
         stopped = embedded.stop(settings.data_dir)
         print("embedded graph server stopped" if stopped else "embedded graph server not running")
     else:
-        status = embedded.status(settings.data_dir)
+        status: dict[str, Any] = embedded.status(settings.data_dir)
         if args.json:
             print_json(status)
         elif status["running"]:

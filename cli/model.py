@@ -171,7 +171,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Adds the model commands to the `vouchgraph` parser."""
     train = sub.add_parser("train", help="train the graph model and the baseline; save a version")
     train.add_argument("--from", dest="source", help="a source folder (default: the store)")

@@ -332,7 +332,7 @@ class WebhookSender:
         The delay lies in ``[cap / 2, cap]`` with ``cap = min(max_delay_s, base * 2**(retry-1))``,
         so successive delays never shrink and concurrent senders do not retry in lockstep.
         """
-        cap = min(self.max_delay_s, self.base_delay_s * (2 ** (retry - 1)))
+        cap = min(self.max_delay_s, self.base_delay_s * 2.0 ** (retry - 1))
         return cap / 2 + cap / 2 * min(max(self._jitter(), 0.0), 1.0)
 
     def send(self, message: OutboxMessage) -> SendResult:
