@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 from sklearn.isotonic import IsotonicRegression
 
 EPS = 1e-6
@@ -21,7 +22,7 @@ MIN_POSITIVES_FOR_ISOTONIC = 50
 METHODS = ("platt", "isotonic")
 
 
-def _sigmoid(z: np.ndarray) -> np.ndarray:
+def _sigmoid(z: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     return np.exp(-np.logaddexp(0.0, -z))
 
 

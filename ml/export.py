@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from graph import queries as q
 from graph.progress import Progress
@@ -141,7 +142,7 @@ class GraphExport:
 # --- reading --------------------------------------------------------------------------------
 
 
-def _log(values: np.ndarray) -> np.ndarray:
+def _log(values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     return np.log1p(np.maximum(values, 0.0))
 
 

@@ -185,9 +185,10 @@ class ModelRegistry:
         """The manifest of a version."""
         folder = self._version_dir(name)
         try:
-            return json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+            manifest: dict[str, Any] = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             raise RegistryError(f"model version {name!r}: unreadable manifest: {exc}") from None
+        return manifest
 
     def list(self) -> list[VersionInfo]:
         """Every version, newest first."""

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import pickle
 import time
-from typing import Any, Self
+from typing import Any, Self, cast
 
 import numpy as np
+import numpy.typing as npt
 from sklearn.ensemble import HistGradientBoostingClassifier
 
 from ml.calibration import choose_calibration
@@ -118,7 +119,8 @@ class BoosterEstimator(RiskEstimator):
         if self.booster is None:
             raise NotFitted("this baseline model is not fitted")
         matrix = tabular_matrix(export, known, self.config.fanout)
-        return self.booster.decision_function(matrix)
+        # (scikit-learn ships no type hints: decision_function is Any)
+        return cast(npt.NDArray[np.float64], self.booster.decision_function(matrix))
 
     def pair_decision_function(
         self, export: GraphExport, known: np.ndarray, customers: np.ndarray, guarantors: np.ndarray
@@ -127,7 +129,7 @@ class BoosterEstimator(RiskEstimator):
             raise NotFitted("this baseline model has no pair booster")
         matrix = tabular_matrix(export, known, self.config.fanout, hide_vouch_outcomes=True)
         pairs = np.concatenate([matrix[customers], matrix[guarantors]], axis=1)
-        return self.pair_booster.decision_function(pairs)
+        return cast(npt.NDArray[np.float64], self.pair_booster.decision_function(pairs))
 
     def _weights(self) -> bytes:
         if self.booster is None:

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any, Self
 
 import numpy as np
+import numpy.typing as npt
 import torch
 from torch import nn
 from torch_geometric.data import HeteroData
@@ -233,13 +234,15 @@ class GraphRiskModel(nn.Module):
         return torch.cat(outputs, dim=1)
 
     def customer_logits(self, z: torch.Tensor) -> torch.Tensor:
-        return self.customer_head(z).squeeze(-1)
+        logits: torch.Tensor = self.customer_head(z)  # (nn.Module's __call__ returns Any)
+        return logits.squeeze(-1)
 
     def pair_logits(
         self, z: torch.Tensor, customer: torch.Tensor, guarantor: torch.Tensor
     ) -> torch.Tensor:
         a, b = z[customer], z[guarantor]
-        return self.pair_head(torch.cat([a, b, a * b, (a - b).abs()], dim=1)).squeeze(-1)
+        logits: torch.Tensor = self.pair_head(torch.cat([a, b, a * b, (a - b).abs()], dim=1))
+        return logits.squeeze(-1)
 
 
 def model_for(data: HeteroData, hidden: int, layers: int, dropout: float) -> GraphRiskModel:
@@ -426,7 +429,8 @@ def _gnn_logits(
         return model.customer_logits(model.encode(data, graph)).numpy()
 
 
-def _sigmoid(x: np.ndarray) -> np.ndarray:
+def _sigmoid(x: npt.NDArray[np.float32]) -> npt.NDArray[np.floating[Any]]:
+    # float32 out at run time; NumPy's stubs widen `1.0 + array` to float64
     return 1.0 / (1.0 + np.exp(-np.clip(x, -50, 50)))
 
 
