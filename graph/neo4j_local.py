@@ -242,7 +242,7 @@ def _answers(port: int, password: str) -> bool:
             ) as driver,
             driver.session() as session,
         ):
-            session.run(ROUND_TRIP.text).consume()  # type: ignore[arg-type]
+            session.run(ROUND_TRIP.text).consume()
         return True
     except (neo4j.exceptions.Neo4jError, neo4j.exceptions.DriverError, OSError):
         return False

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import redis
 from falkordb import Edge, FalkorDB, Node, Path
@@ -95,7 +95,7 @@ class FalkorStore:
     @property
     def connection(self) -> redis.Redis:
         """The raw connection, for native commands such as GRAPH.BULK."""
-        return self.db.connection
+        return cast(redis.Redis, self.db.connection)  # falkordb ships no type hints
 
     @contextlib.contextmanager
     def _errors(self, what: str, timeout: int | None = None) -> Iterator[None]:

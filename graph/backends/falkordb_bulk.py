@@ -48,7 +48,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 import pyarrow as pa
@@ -668,13 +668,14 @@ def bulk_insert(
     """
     start = time.perf_counter()
     _check_load_arguments(graph, max_buffer_bytes)
-    for index, block in enumerate(nodes):
-        if not isinstance(block, NodeBlock):
-            raise ValueError(f"nodes[{index}] is a {type(block).__name__}, not a NodeBlock")
-    for index, block in enumerate(edges):
-        if not isinstance(block, EdgeBlock):
-            raise ValueError(f"edges[{index}] is a {type(block).__name__}, not an EdgeBlock")
-    pad_name = _pad_name(p for block in (*nodes, *edges) for p in block.properties)
+    for index, node_block in enumerate(nodes):
+        if not isinstance(node_block, NodeBlock):
+            raise ValueError(f"nodes[{index}] is a {type(node_block).__name__}, not a NodeBlock")
+    for index, edge_block in enumerate(edges):
+        if not isinstance(edge_block, EdgeBlock):
+            raise ValueError(f"edges[{index}] is a {type(edge_block).__name__}, not an EdgeBlock")
+    blocks: tuple[NodeBlock | EdgeBlock, ...] = (*nodes, *edges)
+    pad_name = _pad_name(p for block in blocks for p in block.properties)
     node_headers = [_node_header(block, pad_name) for block in nodes]
     edge_headers = [
         _header("relationship type", (block.rel_type,), tuple(block.properties)) for block in edges
@@ -682,12 +683,12 @@ def bulk_insert(
 
     def write(sender: _Sender, report: _Progress) -> tuple[int, int]:
         node_total = 0
-        for block, header in zip(nodes, node_headers, strict=True):
-            node_total += _write_nodes(sender, block, header, node_total, report)
+        for node_block, header in zip(nodes, node_headers, strict=True):
+            node_total += _write_nodes(sender, node_block, header, node_total, report)
         report.report("nodes", node_total)
         edge_total = 0
-        for block, header in zip(edges, edge_headers, strict=True):
-            edge_total += _write_edges(sender, block, header, node_total, report, edge_total)
+        for edge_block, header in zip(edges, edge_headers, strict=True):
+            edge_total += _write_edges(sender, edge_block, header, node_total, report, edge_total)
         report.report("relationships", edge_total)
         return node_total, edge_total
 
@@ -730,8 +731,8 @@ class _Fixed:
 
 #: An encoded column slice: `_Fixed`, or a large_binary array of encoded values in which a
 #: null stands for an absent property (encoded as a single null tag when rows are joined).
-_Part = _Fixed | pa.Array
-_Encoder = Callable[[pa.Array], _Part]
+_Part: TypeAlias = _Fixed | pa.Array
+_Encoder: TypeAlias = Callable[[pa.Array], _Part]
 
 
 def _stack(parts: Sequence[_Fixed], rows: int) -> np.ndarray:
@@ -966,7 +967,8 @@ def _stream_rows(sender: _Sender, plan: _Plan, report: _Progress, done: int) -> 
     while start < rows:
         stop = min(rows, start + step)
         bounds, data = plan.encode(start, stop)
-        view = memoryview(data).cast("B")
+        # numpy's stubs give ndarray __buffer__ only for Python >= 3.12 (typeshed's Buffer)
+        view = memoryview(data).cast("B")  # type: ignore[arg-type]
         count = stop - start
         size = int(bounds[-1] - bounds[0])
         step = max(1, min(_MAX_SLICE_ROWS, _SLICE_BYTES * count // max(1, size)))
@@ -1181,15 +1183,16 @@ def bulk_insert_columns(
     """
     start = time.perf_counter()
     _check_load_arguments(graph, max_buffer_bytes)
-    for index, block in enumerate(nodes):
-        if not isinstance(block, NodeColumns):
-            raise ValueError(f"nodes[{index}] is a {type(block).__name__}, not a NodeColumns")
-    for index, block in enumerate(edges):
-        if not isinstance(block, EdgeColumns):
-            raise ValueError(f"edges[{index}] is a {type(block).__name__}, not an EdgeColumns")
+    for index, node_block in enumerate(nodes):
+        if not isinstance(node_block, NodeColumns):
+            raise ValueError(f"nodes[{index}] is a {type(node_block).__name__}, not a NodeColumns")
+    for index, edge_block in enumerate(edges):
+        if not isinstance(edge_block, EdgeColumns):
+            raise ValueError(f"edges[{index}] is a {type(edge_block).__name__}, not an EdgeColumns")
     # (a table that is not one is refused with a proper message when its block is planned)
+    blocks: tuple[NodeColumns | EdgeColumns, ...] = (*nodes, *edges)
     pad_name = _pad_name(
-        name for block in (*nodes, *edges) for name in getattr(block.table, "column_names", ())
+        name for block in blocks for name in getattr(block.table, "column_names", ())
     )
     node_plans = [_node_plan(block, pad_name) for block in nodes]
     node_total = sum(plan.rows for plan in node_plans)

@@ -178,13 +178,14 @@ def _write(
     header = [field for field, _ in leading]
     columns = [array for _, array in leading]
     breaks = False
-    for name in table.column_names if table is not None else ():
-        found = _csv_field(name, table[name])
-        if found is None:
-            continue
-        header.append(found[0])
-        columns.append(found[1])
-        breaks = breaks or found[2]
+    if table is not None:
+        for name in table.column_names:
+            found = _csv_field(name, table[name])
+            if found is None:
+                continue
+            header.append(found[0])
+            columns.append(found[1])
+            breaks = breaks or found[2]
     header_path, data_path = folder / f"{stem}.header.csv", folder / f"{stem}.csv"
     header_path.write_text(",".join(header) + "\n", encoding="utf-8")
     data = pa.table(columns, names=[f"c{i}" for i in range(len(columns))])

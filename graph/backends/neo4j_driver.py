@@ -101,7 +101,7 @@ class Neo4jStore:
         (leaving it unnamed would make the driver ask again for every statement)."""
         if self.database is None:
             with self.driver.session() as session:
-                self.database = session.run(ROUND_TRIP.text).consume().database  # type: ignore[arg-type]
+                self.database = session.run(ROUND_TRIP.text).consume().database
         return self.database or "neo4j"
 
     def run(
@@ -112,7 +112,7 @@ class Neo4jStore:
             # execute_query: a managed transaction (retried on transient errors) without a
             # session of our own per statement
             records, _summary, _keys = self.driver.execute_query(
-                neo4j.Query(query.text, timeout=timeout),  # type: ignore[arg-type]
+                neo4j.Query(query.text, timeout=timeout),
                 dict(params or {}),
                 database_=self._home_database(),
                 routing_=neo4j.RoutingControl.WRITE if query.write else neo4j.RoutingControl.READ,
