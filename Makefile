@@ -38,6 +38,7 @@ lint: install-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/hadolint docker/Dockerfile
+	$(BIN)/mypy
 
 # The Cypher lint runs inside the suite (tests/graph/test_cypher.py), not a second time here.
 test: lint

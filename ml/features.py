@@ -133,7 +133,8 @@ def neighbour_mean(export: GraphExport, matrix: np.ndarray) -> np.ndarray:
     n = export.num_customers
     adjacency = sparse.csr_matrix((np.ones(len(src), np.float32), (src, dst)), shape=(n, n))
     count = np.asarray(adjacency.sum(axis=1)).ravel()
-    return (adjacency @ matrix / np.maximum(count, 1)[:, None]).astype(np.float32)
+    mean: np.ndarray = (adjacency @ matrix / np.maximum(count, 1)[:, None]).astype(np.float32)
+    return mean  # (scipy's product is untyped)
 
 
 def label_inputs(known: np.ndarray) -> np.ndarray:

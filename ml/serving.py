@@ -233,7 +233,8 @@ class OnlineScorer:
         fitted = self.model.fitted
 
         def predict(graph: GraphExport, known: np.ndarray, seeds: np.ndarray) -> np.ndarray:
-            return fitted.predict_proba(graph, known)[seeds[:, 0]]
+            seeded: np.ndarray = fitted.predict_proba(graph, known)[seeds[:, 0]]
+            return seeded
 
         return self._explained(export, predict)
 

@@ -32,7 +32,7 @@ import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -44,8 +44,21 @@ from graph import neo4j_local
 from graph.bulk import EdgeColumns, NodeColumns
 from graph.errors import StoreError, StoreUnavailable
 
-if TYPE_CHECKING:
-    from graph.backends.neo4j_driver import Neo4jStore
+
+class ImportTarget(Protocol):
+    """The store an import fills (a `Neo4jStore`; named by what the import needs of it, so
+    the driver's module, which makes this loader, is not imported back)."""
+
+    @property
+    def uri(self) -> str: ...
+
+    @property
+    def database(self) -> str | None: ...
+
+    def is_empty(self) -> bool: ...
+
+    def ensure_schema(self) -> None: ...
+
 
 DATABASE = "neo4j"  # Community edition: the one user database
 #: ASCII unit separator between the elements of a list: no text the sources accept holds a
@@ -347,7 +360,7 @@ class Neo4jBulkLoader:
     """A first load through `neo4j-admin database import full`, for the local Neo4j only: the
     importer rewrites the database files, which only a server of our own lets us do."""
 
-    def __init__(self, store: Neo4jStore, home: Path | None = None) -> None:
+    def __init__(self, store: ImportTarget, home: Path | None = None) -> None:
         self.store = store
         self.home = home or neo4j_local.default_home()
 
