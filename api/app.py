@@ -55,6 +55,7 @@ from graph.settings import Settings, load_settings
 from graph.store import GraphStore, open_store
 from notify.outbox import OutboxDispatcher
 from notify.senders import Sender, sender_from_settings
+from risk.flows.cases import PeriodicScan
 from risk.flows.graph_model import NO_MODEL, GraphRiskScorer
 from risk.flows.kiosk import KioskFlow
 from risk.policy import Policy, load_policy
@@ -342,9 +343,12 @@ def build_app(service: Service | None = None) -> Starlette:
         except Exception as exc:  # a cold start is slower, not wrong: serve anyway
             log.warning("warm-up failed: %s", type(exc).__name__)
         service.dispatcher.start()
+        alert_scan = PeriodicScan.of(service.flow, os.environ)
+        alert_scan.start()
         try:
             yield
         finally:
+            alert_scan.stop()
             service.dispatcher.stop()
 
     app = Starlette(

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from cli.alerts import register as register_alert_commands
 from cli.local_neo4j import register as register_neo4j_commands
 from cli.model import register as register_model_commands
 from cli.output import print_json
@@ -199,6 +200,7 @@ def sample_customer_text(store: GraphStore) -> str:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from api.keys import create_key
+    from cli.alerts import ring_example_text
     from etl.load import load_folder
     from etl.synth import generate
     from graph.vocab import Role, names
@@ -222,6 +224,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(_render_stats(graph_stats(store)))
         print()
         print(sample_customer_text(store))
+        print(ring_example_text(store, f"http://{args.host}:{args.port}"))
         roles = names((Role.KIOSK, Role.MOBILE_BANKING, Role.ANALYST))
         keys = {role: create_key(store, role, f"demo-{role}")[1] for role in roles}
         version = _demo_model(store)
@@ -452,6 +455,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=cmd_demo)
     register_model_commands(sub)
     register_neo4j_commands(sub)
+    register_alert_commands(sub)
     return parser
 
 

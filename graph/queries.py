@@ -59,6 +59,7 @@ NODE_KEYS: tuple[tuple[str, str, bool], ...] = (
     ("AuditEvent", "subject_id", False),
     ("OutboxMessage", "status", False),
     ("ApiKey", "hash", True),
+    ("Alert", "id", True),
 )
 RELATIONSHIP_KEYS: tuple[tuple[str, str], ...] = (("VOUCHED_FOR", "id"),)
 
@@ -1421,6 +1422,313 @@ LATEST_FACT_TIME = _q(
            max(c.opened_at) AS opened
     """,
 )
+
+
+# --- the analyst workbench: exploration and cases ----------------------------------------------
+# Times are epoch ms; `$since` / `$until` may be null (no bound). A tie without a time is kept.
+# Transfers are per-pair aggregates: one is kept when its [first_ts, last_ts] meets the range.
+
+
+def _in_range(t: str) -> str:
+    return (
+        f"(($since IS NULL OR {t} IS NULL OR {t} >= $since) "
+        f"AND ($until IS NULL OR {t} IS NULL OR {t} <= $until))"
+    )
+
+
+_TRANSFER_IN_RANGE = (
+    "(($since IS NULL OR r.last_ts IS NULL OR r.last_ts >= $since) "
+    "AND ($until IS NULL OR r.first_ts IS NULL OR r.first_ts <= $until))"
+)
+_OUT = "sum(CASE WHEN startNode(r) = c THEN 1 ELSE 0 END)"
+_IN = "sum(CASE WHEN startNode(r) = c THEN 0 ELSE 1 END)"
+# Per workbench relation type: (pattern from c to n, time filter, aggregates over one neighbour
+# as kinds, at, amount, count, outgoing, incoming). Shared phones and devices name nothing of
+# the phone or device: only how many are shared and when the other customer's use began.
+WORKBENCH_TIES: dict[str, tuple[str, str, str]] = {
+    "KIN": (
+        "-[r:KIN]-(n:Customer)",
+        _in_range("r.since"),
+        f"collect(DISTINCT r.kind) AS kinds, max(r.since) AS at, null AS amount, "
+        f"count(r) AS count, {_OUT} AS outgoing, {_IN} AS incoming",
+    ),
+    "SOCIAL": (
+        "-[r:SOCIAL]-(n:Customer)",
+        _in_range("r.since"),
+        f"collect(DISTINCT r.kind) AS kinds, max(r.since) AS at, null AS amount, "
+        f"count(r) AS count, {_OUT} AS outgoing, {_IN} AS incoming",
+    ),
+    "TRANSFER": (
+        "-[r:TRANSFERRED]-(n:Customer)",
+        _TRANSFER_IN_RANGE,
+        f"[] AS kinds, max(r.last_ts) AS at, sum(r.total) AS amount, sum(r.count) AS count, "
+        f"{_OUT} AS outgoing, {_IN} AS incoming",
+    ),
+    "VOUCH": (
+        "-[r:VOUCHED_FOR]-(n:Customer)",
+        _in_range("r.ts"),
+        f"collect(DISTINCT r.business) AS kinds, max(r.ts) AS at, null AS amount, "
+        f"count(r) AS count, {_OUT} AS outgoing, {_IN} AS incoming",
+    ),
+    "SHARED_PHONE": (
+        "-[:USES_PHONE]->(p:Phone)<-[w:USES_PHONE]-(n:Customer)",
+        _in_range("w.since"),
+        "[] AS kinds, max(w.since) AS at, null AS amount, count(DISTINCT p) AS count, "
+        "0 AS outgoing, 0 AS incoming",
+    ),
+    "SHARED_DEVICE": (
+        "-[:USES_DEVICE]->(d:Device)<-[w:USES_DEVICE]-(n:Customer)",
+        _in_range("w.first_seen"),
+        "[] AS kinds, max(w.first_seen) AS at, null AS amount, count(DISTINCT d) AS count, "
+        "0 AS outgoing, 0 AS incoming",
+    ),
+}
+_RANGE = {"since": T - 365 * 86_400_000, "until": T}
+
+# True counts of distinct neighbours per type, counted by the store (nothing is fetched): one
+# row per type for a known customer, none for an unknown one.
+WB_NEIGHBOUR_COUNTS = _q(
+    "wb_neighbour_counts",
+    " UNION ALL ".join(
+        f"MATCH (c:Customer {{id: $id}}) OPTIONAL MATCH (c){pattern} WHERE n <> c AND {where} "
+        f"RETURN '{name}' AS type, count(DISTINCT n) AS total"
+        for name, (pattern, where, _agg) in WORKBENCH_TIES.items()
+    ),
+    {"id": "C1", **_RANGE},
+)
+# One page of neighbours: each type's slice ordered by neighbour id (stable across pages), the
+# slices chosen by the caller from the counts (`$skip_<type>`, `$limit_<type>`; 0 reads none).
+WB_NEIGHBOUR_PAGE = _q(
+    "wb_neighbour_page",
+    " UNION ALL ".join(
+        f"""
+        MATCH (c:Customer {{id: $id}}){pattern}
+        WHERE $limit_{name.lower()} > 0 AND n <> c AND {where}
+        WITH n.id AS id, {agg}
+        ORDER BY id SKIP $skip_{name.lower()} LIMIT $limit_{name.lower()}
+        RETURN '{name}' AS type, id, kinds, at, amount, count, outgoing, incoming
+        """
+        for name, (pattern, where, agg) in WORKBENCH_TIES.items()
+    ),
+    {
+        "id": "C1",
+        **{f"skip_{name.lower()}": 0 for name in WORKBENCH_TIES},
+        **{f"limit_{name.lower()}": 20 for name in WORKBENCH_TIES},
+        **_RANGE,
+    },
+)
+
+
+def _ties_of_many() -> str:
+    return " UNION ALL ".join(
+        f"""
+        UNWIND $ids AS id
+        MATCH (c:Customer {{id: id}}){pattern}
+        WHERE '{name}' IN $types AND n <> c AND {where}
+              AND ($within IS NULL OR n.id IN $within)
+        WITH id, n.id AS other, {agg}
+        ORDER BY other
+        WITH id, collect([other, amount, count])[..$fanout] AS rows
+        UNWIND rows AS row
+        RETURN id, '{name}' AS type, row[0] AS other, row[1] AS amount, row[2] AS count
+        """
+        for name, (pattern, where, agg) in WORKBENCH_TIES.items()
+    )
+
+
+# One breadth-first step (a path search, a ring search): at most $fanout ties of each customer
+# per type, of the `$types` asked; `$within` keeps only ties inside a set of customers (the
+# last read of a ring search: every tie among its customers).
+WB_TIES = _q(
+    "wb_ties",
+    _ties_of_many(),
+    {"ids": ["C1"], "types": list(WORKBENCH_TIES), "fanout": 50, "within": None, **_RANGE},
+)
+
+# What the workbench shows of customers: masked later (the name never leaves the service).
+WB_NODES = _q(
+    "wb_nodes",
+    """
+    UNWIND $ids AS id
+    MATCH (c:Customer {id: id})
+    OPTIONAL MATCH (c)<-[v:VOUCHED_FOR]-(:Customer) WHERE v.outcome = $fraud
+    WITH c, count(v) AS reported
+    RETURN c.id AS id, c.name AS name, c.status AS status, c.opened_at AS opened_at,
+           c.graph_risk AS graph_risk, c.graph_band AS graph_band, c.graph_model AS graph_model,
+           coalesce(c.fraud_label, 0) = 1 OR reported > 0 AS known_fraud
+    """,
+    {"ids": ["C1"], "fraud": "FRAUD_REPORTED"},
+)
+WB_SEARCH = _q(
+    "wb_search",
+    """
+    MATCH (c:Customer) WHERE c.id STARTS WITH $prefix
+    RETURN c.id AS id ORDER BY id LIMIT $limit
+    """,
+    {"prefix": "C", "limit": 10},
+)
+WB_VOUCHES = _q(
+    "wb_vouches",
+    """
+    MATCH (c:Customer {id: $id})-[v:VOUCHED_FOR]-(:Customer)
+    RETURN startNode(v).id AS voucher_id, endNode(v).id AS vouchee_id, v.id AS id,
+           v.business AS business, v.ts AS ts, v.outcome AS outcome
+    ORDER BY ts DESC, id LIMIT $limit
+    """,
+    {"id": "C1", "limit": 100},
+)
+WB_CUSTOMER_CASES = _q(
+    "wb_customer_cases",
+    """
+    MATCH (c:Customer {id: $id})-[:REQUESTED]->(a:Assessment)
+    OPTIONAL MATCH (a)-[:DECIDED]->(d:Decision)
+    WITH a, d ORDER BY a.created_at DESC, a.id LIMIT $limit
+    RETURN properties(a) AS assessment, properties(d) AS decision
+    """,
+    {"id": "C1", "limit": 50},
+)
+
+# --- the alert feed: what a scan reads, and the Alert nodes ---
+
+WB_SCAN_HIGH_RISK = _q(
+    "wb_scan_high_risk",
+    """
+    MATCH (c:Customer) WHERE c.graph_risk >= $threshold
+    RETURN c.id AS customer_id, c.graph_risk AS risk, c.graph_model AS model
+    ORDER BY risk DESC, customer_id LIMIT $limit
+    """,
+    {"threshold": 0.8, "limit": 500},
+)
+WB_SCAN_FRAUD_VOUCHES = _q(
+    "wb_scan_fraud_vouches",
+    """
+    MATCH (g:Customer)-[v:VOUCHED_FOR]->(c:Customer) WHERE v.outcome = $fraud
+    RETURN v.id AS vouch_id, g.id AS guarantor_id, c.id AS customer_id,
+           v.business AS business, v.outcome_ts AS at
+    ORDER BY at DESC, vouch_id LIMIT $limit
+    """,
+    {"fraud": "FRAUD_REPORTED", "limit": 500},
+)
+# Refusals with a hard reason: at assessment, and at decision.
+WB_SCAN_HARD_REFUSALS = _q(
+    "wb_scan_hard_refusals",
+    """
+    MATCH (c:Customer)-[:REQUESTED]->(a:Assessment)
+    WHERE a.outcome = $refused AND any(x IN a.reasons WHERE x STARTS WITH $prefix)
+    WITH a.id AS subject, c.id AS customer_id, a.reasons AS reasons, a.business AS business,
+         a.created_at AS at
+    ORDER BY at DESC, subject LIMIT $limit
+    RETURN subject, customer_id, reasons, business, at
+    UNION ALL
+    MATCH (c:Customer)-[:REQUESTED]->(:Assessment)-[:DECIDED]->(d:Decision)
+    WHERE d.outcome = $refuse AND any(x IN d.reasons WHERE x STARTS WITH $prefix)
+    WITH d.id AS subject, c.id AS customer_id, d.reasons AS reasons, d.business AS business,
+         d.created_at AS at
+    ORDER BY at DESC, subject LIMIT $limit
+    RETURN subject, customer_id, reasons, business, at
+    """,
+    {"refused": "REFUSED", "refuse": "REFUSE", "prefix": "HARD_", "limit": 500},
+)
+WB_FRAUD_SEEDS = _q(
+    "wb_fraud_seeds",
+    """
+    MATCH (c:Customer) WHERE c.fraud_label = 1
+    RETURN c.id AS id, coalesce(c.label_ts, 0) AS at
+    ORDER BY at DESC, id LIMIT $limit
+    """,
+    {"limit": 50},
+)
+# One alert per (kind, subject): the id is derived from both, so a scan run twice (or by two
+# replicas at once) makes each alert once. `created` counts those this scan made.
+WB_MERGE_ALERTS = _q(
+    "wb_merge_alerts",
+    """
+    UNWIND $rows AS r
+    MERGE (a:Alert {id: r.id})
+    ON CREATE SET a.kind = r.kind, a.subject = r.subject, a.customer_id = r.customer_id,
+                  a.decision_id = r.decision_id, a.summary = r.summary,
+                  a.evidence = r.evidence, a.state = $open, a.created_at = $now,
+                  a.updated_at = $now, a.notes = [], a.scan = $scan
+    RETURN sum(CASE WHEN a.scan = $scan THEN 1 ELSE 0 END) AS created
+    """,
+    {"rows": [{"id": "alr_1", "kind": "HIGH_GRAPH_RISK", "subject": "C1", "customer_id": "C1",
+               "decision_id": None, "summary": "s", "evidence": "{}"}],
+     "open": "OPEN", "now": T, "scan": "scan_1"},
+    write=True,
+)  # fmt: skip
+WB_ALERTS = _q(
+    "wb_alerts",
+    """
+    MATCH (a:Alert) WHERE $state IS NULL OR a.state = $state
+    WITH a ORDER BY a.created_at DESC, a.id SKIP $offset LIMIT $limit
+    RETURN properties(a) AS alert
+    """,
+    {"state": "OPEN", "offset": 0, "limit": 50},
+)
+WB_ALERT_TOTAL = _q(
+    "wb_alert_total",
+    "MATCH (a:Alert) WHERE $state IS NULL OR a.state = $state RETURN count(a) AS total",
+    {"state": "OPEN"},
+)
+WB_GET_ALERT = _q(
+    "wb_get_alert",
+    "MATCH (a:Alert {id: $id}) RETURN properties(a) AS alert",
+    {"id": "alr_1"},
+)
+# Compare-and-set under the alert's lock: no row when the alert is closed (or absent).
+WB_UPDATE_ALERT = _q(
+    "wb_update_alert",
+    """
+    MATCH (a:Alert {id: $id})
+    SET a._lock = true REMOVE a._lock
+    WITH a WHERE a.state <> $closed
+    SET a.state = coalesce($state, a.state), a.assignee = coalesce($assignee, a.assignee),
+        a.notes = CASE WHEN $note IS NULL THEN a.notes ELSE coalesce(a.notes, []) + [$note] END,
+        a.updated_at = $now
+    CREATE (:AuditEvent {id: $audit_id, ts: $now, actor: $actor, action: 'UPDATE_ALERT',
+                         subject_id: a.customer_id, categories: [], consent_ids: [],
+                         reference: a.id})
+    RETURN properties(a) AS alert
+    """,
+    {"id": "alr_1", "state": "IN_PROGRESS", "assignee": "analyst-1", "note": "{}",
+     "closed": "CLOSED", "now": T, "actor": "analyst-1", "audit_id": "E1"},
+    write=True,
+)  # fmt: skip
+# Closing wins once. FRAUD_CONFIRMED labels the customer (as the ETL's SET_LABELS does) and, for
+# an alert about an allowed decision with no outcome yet, records FRAUD_REPORTED on it and its
+# vouches (as RECORD_OUTCOME does).
+WB_CLOSE_ALERT = _q(
+    "wb_close_alert",
+    """
+    MATCH (a:Alert {id: $id})
+    SET a._lock = true REMOVE a._lock
+    WITH a WHERE a.state <> $closed
+    SET a.state = $closed, a.outcome = $outcome, a.notes = coalesce(a.notes, []) + [$note],
+        a.updated_at = $now, a.closed_at = $now, a.closed_by = $actor
+    CREATE (:AuditEvent {id: $audit_id, ts: $now, actor: $actor, action: 'CLOSE_ALERT',
+                         subject_id: a.customer_id, categories: [], consent_ids: [],
+                         reference: a.id})
+    WITH a
+    OPTIONAL MATCH (c:Customer {id: a.customer_id})
+    FOREACH (x IN CASE WHEN $confirmed AND c IS NOT NULL THEN [c] ELSE [] END |
+             SET x.fraud_label = 1, x.fraud_kind = $label_kind, x.label_ts = $now)
+    WITH a
+    OPTIONAL MATCH (d:Decision {id: a.decision_id})
+    WHERE $confirmed AND d.outcome = $allow AND d.reported_outcome IS NULL
+    FOREACH (x IN CASE WHEN d IS NULL THEN [] ELSE [d] END |
+             SET x.reported_outcome = $fraud, x.reported_at = $now, x.reported_by = $actor)
+    WITH a, d
+    OPTIONAL MATCH (:Customer)-[v:VOUCHED_FOR]->(:Customer {id: a.customer_id})
+    WHERE d IS NOT NULL AND v.id STARTS WITH (d.id + ':')
+    WITH a, d, collect(v) AS vouches
+    FOREACH (x IN vouches | SET x.outcome = $fraud, x.outcome_ts = $now)
+    RETURN properties(a) AS alert, d IS NOT NULL AS reported
+    """,
+    {"id": "alr_1", "outcome": "FRAUD_CONFIRMED", "note": "{}", "closed": "CLOSED",
+     "now": T, "actor": "analyst-1", "audit_id": "E1", "confirmed": True,
+     "label_kind": "fraud", "allow": "ALLOW", "fraud": "FRAUD_REPORTED"},
+    write=True,
+)  # fmt: skip
 
 
 BY_NAME: dict[str, Query] = {q.name: q for q in ALL}

@@ -241,3 +241,42 @@ class Role(StrEnum):
     MOBILE_BANKING = "mobile_banking"
     ANALYST = "analyst"
     ADMIN = "admin"
+
+
+# --- the analyst workbench ----------------------------------------------------------------------
+
+
+class WorkbenchRelation(StrEnum):
+    """A tie the workbench draws between two customers (GraphQL's `RelationType`): the stored
+    relationships, and the two-hop sharing of a phone or a device (never which one)."""
+
+    KIN = "KIN"
+    SOCIAL = "SOCIAL"
+    TRANSFER = "TRANSFER"
+    VOUCH = "VOUCH"
+    SHARED_PHONE = "SHARED_PHONE"
+    SHARED_DEVICE = "SHARED_DEVICE"
+
+
+class AlertState(StrEnum):
+    """Where an analyst's case stands (stored on the Alert node)."""
+
+    OPEN = "OPEN"
+    IN_PROGRESS = "IN_PROGRESS"
+    CLOSED = "CLOSED"
+
+
+class AlertKind(StrEnum):
+    """What raised an alert."""
+
+    HIGH_GRAPH_RISK = "HIGH_GRAPH_RISK"
+    FRAUD_ON_VOUCHED_BUSINESS = "FRAUD_ON_VOUCHED_BUSINESS"
+    HARD_REFUSAL = "HARD_REFUSAL"
+    RING_WITH_FRAUD = "RING_WITH_FRAUD"
+
+
+class AlertOutcome(StrEnum):
+    """How an analyst closed a case."""
+
+    FRAUD_CONFIRMED = "FRAUD_CONFIRMED"
+    NO_ISSUE = "NO_ISSUE"

@@ -37,7 +37,7 @@ import os
 import re
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
@@ -339,6 +339,40 @@ class Business:
 
 
 @dataclass(frozen=True)
+class WorkbenchRules:
+    """`[workbench]`: the caps of the analysts' graph reads and what makes a ring."""
+
+    path_max_hops: int
+    path_fanout: int
+    path_max_frontier: int
+    ring_hops: int
+    ring_fanout: int
+    ring_max_customers: int
+    ring_min_size: int
+    dense_min_transfers: int
+    dense_min_amount: float
+    profile_vouches: int
+    profile_assessments: int
+
+
+@dataclass(frozen=True)
+class AlertRules:
+    """`[alerts]`: what raises an analyst's alert, and how often the service looks."""
+
+    high_graph_risk: float
+    hard_reason_prefix: str
+    ring_min_known_fraud: int
+    ring_seeds: int
+    scan_limit: int
+    scan_interval_seconds: int
+
+
+# Only for a Policy built by hand; a loaded policy always carries its file's sections.
+WORKBENCH_DEFAULTS = WorkbenchRules(4, 50, 400, 2, 50, 300, 3, 3, 5000.0, 100, 50)
+ALERT_DEFAULTS = AlertRules(0.8, "HARD_", 1, 50, 500, 300)
+
+
+@dataclass(frozen=True)
 class Policy:
     """A loaded, validated policy: its version, where it came from, and its businesses."""
 
@@ -349,6 +383,8 @@ class Policy:
     # The named graph-risk bands of batch scores: `[customer.graph_risk]` before any business
     # overrides it, as (upper edge, name) pairs (ml.serving.score_store takes them).
     graph_risk_bands: tuple[tuple[float, str], ...] = ()
+    workbench: WorkbenchRules = field(default_factory=lambda: WORKBENCH_DEFAULTS)
+    alerts: AlertRules = field(default_factory=lambda: ALERT_DEFAULTS)
 
     def business(self, name: str) -> Business:
         """The named business; `UnknownBusiness` when the policy does not configure it."""
@@ -431,6 +467,8 @@ def parse_policy(data: bytes | str, *, source: str = "<string>") -> Policy:
     consents = top.texts("applicant_required_consents", choices=CONSENT_CATEGORIES)
     cards = {name: top.table(name).take_all() for name in ("customer", "guarantor")}
     businesses_table = top.table("businesses")
+    workbench = _read_workbench(top.table("workbench"))
+    alerts = _read_alerts(top.table("alerts"))
     top.finish()
     businesses: dict[str, Business] = {}
     for name in businesses_table.names():
@@ -453,6 +491,8 @@ def parse_policy(data: bytes | str, *, source: str = "<string>") -> Policy:
         source=source,
         sha256=hashlib.sha256(raw).hexdigest(),
         graph_risk_bands=graph_risk.named_bands(),
+        workbench=workbench,
+        alerts=alerts,
     )
 
 
@@ -846,6 +886,42 @@ def _read_assist(t: _Table) -> AssistRules:
             f"{t.path_of('assessment_ttl_seconds')}: must be at least request_ttl_seconds "
             f"({rules.request_ttl_seconds}): a request never outlives its assessment"
         )
+    t.finish()
+    return rules
+
+
+def _read_workbench(t: _Table) -> WorkbenchRules:
+    rules = WorkbenchRules(
+        path_max_hops=t.integer("path_max_hops", minimum=1),
+        path_fanout=t.integer("path_fanout", minimum=1),
+        path_max_frontier=t.integer("path_max_frontier", minimum=1),
+        ring_hops=t.integer("ring_hops", minimum=1),
+        ring_fanout=t.integer("ring_fanout", minimum=1),
+        ring_max_customers=t.integer("ring_max_customers", minimum=2),
+        ring_min_size=t.integer("ring_min_size", minimum=2),
+        dense_min_transfers=t.integer("dense_min_transfers", minimum=1),
+        dense_min_amount=t.number("dense_min_amount", _POSITIVE),
+        profile_vouches=t.integer("profile_vouches", minimum=1),
+        profile_assessments=t.integer("profile_assessments", minimum=1),
+    )
+    if rules.ring_max_customers < rules.ring_min_size:
+        raise PolicyError(f"{t.path_of('ring_max_customers')}: must be >= ring_min_size")
+    t.finish()
+    return rules
+
+
+def _read_alerts(t: _Table) -> AlertRules:
+    prefix = t.text("hard_reason_prefix")
+    if not UPPER_SNAKE.match(prefix.rstrip("_")):
+        raise PolicyError(f"{t.path_of('hard_reason_prefix')}: must be an UPPER_SNAKE prefix")
+    rules = AlertRules(
+        high_graph_risk=t.number("high_graph_risk", _UNIT),
+        hard_reason_prefix=prefix,
+        ring_min_known_fraud=t.integer("ring_min_known_fraud", minimum=1),
+        ring_seeds=t.integer("ring_seeds", minimum=0),
+        scan_limit=t.integer("scan_limit", minimum=1),
+        scan_interval_seconds=t.integer("scan_interval_seconds", minimum=0),
+    )
     t.finish()
     return rules
 

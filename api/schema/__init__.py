@@ -1,13 +1,15 @@
 """The GraphQL schema: one root Query and Mutation assembled from each flow's module.
 
 `enums` and `scores` hold what the flows share; `kiosk` is Flow A, `customers` the analysts'
-customer read. Resolvers are thin calls into `risk.flows`; api/app.py builds the Schema.
+customer read, `analyst` the workbench's operations. Resolvers are thin calls into
+`risk.flows`; api/app.py builds the Schema.
 """
 
 from __future__ import annotations
 
 from strawberry.tools import merge_types
 
+from api.schema.analyst import AnalystMutation, AnalystQuery
 from api.schema.customers import CustomerQuery, CustomerSummary
 from api.schema.enums import (
     AssessmentOutcome,
@@ -35,8 +37,8 @@ from api.schema.kiosk import (
 )
 from api.schema.scores import Score, ScoreItem
 
-Query = merge_types("Query", (KioskQuery, CustomerQuery))
-Mutation = merge_types("Mutation", (KioskMutation,))
+Query = merge_types("Query", (KioskQuery, CustomerQuery, AnalystQuery))
+Mutation = merge_types("Mutation", (KioskMutation, AnalystMutation))
 
 __all__ = [
     "AssessInput",
