@@ -28,9 +28,9 @@ import numpy.typing as npt
 from graph import queries as q
 from graph.progress import Progress
 from graph.store import GraphStore
+from graph.vocab import CREDIT_GRADES, DAY_MS, DAYS_PER_YEAR
 
-YEAR_MS = 365.25 * 24 * 3600 * 1000
-CREDIT_GRADES = ("AAA", "AA", "A", "BBB", "BB", "B", "C", "D")
+YEAR_MS = DAYS_PER_YEAR * DAY_MS
 STATUSES = ("active", "dormant", "closed")
 
 # Customer-to-customer relations and the attributes each edge carries.
