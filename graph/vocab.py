@@ -25,8 +25,8 @@ from enum import StrEnum
 MS_PER_S = 1000
 S_PER_DAY = 86_400
 DAY_MS = S_PER_DAY * MS_PER_S  # milliseconds in a day
-# The Gregorian year, for ages. (The synthetic bank's clock keeps its own 365.25-day YEAR and
-# ml/export.py its YEAR_MS: changing either would change generated files or model features.)
+# The Gregorian year, for ages and tenures (the flows' and the model's). The synthetic bank's
+# clock keeps its own 365.25-day YEAR: changing it would change every generated file.
 DAYS_PER_YEAR = 365.2425
 
 # --- where the policy is ----------------------------------------------------------------------
