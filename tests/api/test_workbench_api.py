@@ -15,7 +15,7 @@ from cli.alerts import ring_example_text
 from etl.load import Loader
 from graph import queries as q
 from risk.errors import InvalidInput
-from risk.flows.cases import SCAN_ENV, Cases, PeriodicScan, scan_interval_s
+from risk.flows.cases import SCAN_ENV, Cases, PeriodicScan, ScanReport, scan_interval_s
 
 DAY = 86_400
 HUB_OLD, HUB_NEW = 100, 200  # the hub's payers of 400 days ago, and of 10 days ago
@@ -416,9 +416,14 @@ def test_the_workbench_documents_fit_the_cost_limits_and_a_hostile_one_does_not(
 
 
 def test_the_periodic_scan_raises_alerts_and_stops_at_once(world: Any) -> None:
-    scans: list[Any] = []
+    scans: list[ScanReport] = []
     cases = Cases(world.service.flow)
-    periodic = PeriodicScan(lambda: scans.append(cases.scan()) or scans[-1], 0.05)
+
+    def scan() -> ScanReport:
+        scans.append(cases.scan())
+        return scans[-1]
+
+    periodic = PeriodicScan(scan, 0.05)
     periodic.start()
     deadline = time.monotonic() + 30
     while not scans and time.monotonic() < deadline:
