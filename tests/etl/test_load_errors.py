@@ -12,7 +12,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from api import cli
+from cli import main as cli
 from etl.bulk import bulk_load
 from etl.load import load_folder
 from graph import embedded
