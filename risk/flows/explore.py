@@ -15,6 +15,7 @@ from typing import Any
 
 from graph import queries as q
 from graph.vocab import MS_PER_S, ConsentCategory, VouchOutcome, WorkbenchRelation, names
+from ml.serving import band
 from risk.eligibility import mask_name
 from risk.errors import InvalidInput, NotFound
 from risk.flows.actor import Actor
@@ -182,11 +183,9 @@ def iso(ms: int | None) -> str | None:
 
 
 def band_of(probability: float, bands: Sequence[tuple[float, str]]) -> str:
-    """The policy's name of the graph-risk band a probability falls in."""
-    for upper, name in bands:
-        if probability < upper:
-            return name
-    return bands[-1][1] if bands else UNSCORED
+    """The policy's name of the graph-risk band a probability falls in (as batch scoring
+    names it; a policy without bands leaves it unscored)."""
+    return band(probability, bands) if bands else UNSCORED
 
 
 class Explorer:
